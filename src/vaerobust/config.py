@@ -1,0 +1,349 @@
+"""Configuration: frozen dataclasses, YAML in, resolved YAML out, dotted overrides.
+
+Every setting of a run lives here, so a run directory's ``config.yaml`` is enough to
+rebuild it. Values the thesis does not pin down (PROTOCOL.md's **[assumption]** marks)
+are ordinary fields with the assumed value as default, and the report prints them.
+
+Overrides use dotted keys, ``train.steps=2000``; values are parsed as YAML scalars and
+checked against the field's type. A typo or a wrongly typed value gives a one-line
+:class:`ConfigError` naming the key and what was expected.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Mapping, Sequence, TypeVar
+
+import yaml
+
+C = TypeVar("C")
+
+
+class ConfigError(ValueError):
+    """A configuration problem, stated in one line."""
+
+
+# --------------------------------------------------------------------------- components
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which images a run trains on (PROTOCOL §1)."""
+
+    name: str = "mnist"  # a registered dataset: mnist, synthetic
+    image_size: int = 32  # 28x28 MNIST is resized bilinearly to image_size x image_size
+    root: str | None = None  # a folder of IDX files the user supplies (else the source chain)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The VAE network and its latent specification (PROTOCOL §2)."""
+
+    arch: str = "conv32"  # registered encoder/decoder pair
+    gaussian_dims: int = 10  # dimensions of the diagonal Gaussian z
+    categorical: tuple[int, ...] = (10,)  # one entry per categorical variable: its class count
+    hidden: int = 128  # width of the dense layer on each side
+
+
+@dataclass(frozen=True)
+class ObjectiveConfig:
+    """The training objective (PROTOCOL §3); ``name`` picks a registered objective.
+
+    - ``elbo``: recon + beta * (KL_gauss + KL_cat)           (beta = 1: plain VAE)
+    - ``capacity``: recon + gamma * |KL_gauss + KL_cat - C(t)|   (Burgess et al. 2018)
+    - ``jointvae``: recon + gamma * |KL_gauss - C_z(t)| + gamma * |KL_cat - C_c(t)|  (Dupont 2018)
+    C(t) rises linearly from 0 to ``capacity_max`` over ``capacity_steps`` and is then held.
+    """
+
+    name: str = "elbo"
+    beta: float = 1.0
+    gamma: float = 30.0
+    capacity_max: float = 5.0  # nats, Gaussian (or total) capacity
+    capacity_steps: int = 100_000
+    cat_capacity_max: float | None = None  # nats, categorical capacity; None = capacity_max
+    cat_capacity_steps: int | None = None  # None = capacity_steps
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation of a VAE (PROTOCOL §3: Adam 1e-4, batch 64, 100k iterations)."""
+
+    steps: int = 100_000
+    batch_size: int = 64
+    lr: float = 1e-4
+    weight_decay: float = 0.0  # L2 penalty through Adam's weight_decay (entangled_wd: 1e-4)
+    temperature: float = 0.67  # Concrete relaxation temperature [assumption: Dupont's 0.67]
+    seed: int = 0
+    log_every: int = 100
+    checkpoint_every: int = 2_000
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that defines one trained VAE."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+@dataclass(frozen=True)
+class ClassifierConfig:
+    """The judge classifier's training (PROTOCOL §4: SGD 0.01, momentum 0.5, 10 epochs)."""
+
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 0.01
+    momentum: float = 0.5
+    seed: int = 0
+    max_steps: int | None = None  # stop early after this many steps (smoke runs)
+
+
+@dataclass(frozen=True)
+class JudgeConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
+
+
+@dataclass(frozen=True)
+class AttackConfig:
+    """A latent attack's threat model and optimiser (PROTOCOL §5)."""
+
+    name: str = "latent"
+    eps: float = 0.1  # L-inf radius around the source, intersected with [0, 1]
+    lam: float = 1.0  # weight of ||x_adv - x_s||_2 in the loss
+    steps: int = 1000
+    lr: float = 1e-3  # Adam
+    noise_std: float = 0.2  # initial Gaussian noise added to the source
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """Which (source, target) pairs are attacked and how they are batched (PROTOCOL §6)."""
+
+    classes: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9)
+    pairs: str = "all"  # "all" ordered pairs of ``classes``, or a list such as "1-7,3-8"
+    per_pair: int | None = None  # cap on images per ordered pair; None = all test images
+    seed: int = 0  # shuffles the test images of each class before pairing
+    batch_size: int = 1024  # pairs attacked together
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """A whole study: several VAEs built from one base, one judge, one attack sweep.
+
+    ``models`` maps a model name to dotted overrides of ``base`` (e.g.
+    ``{"objective.name": "jointvae"}``).
+    """
+
+    name: str = "study"
+    base: RunConfig = field(default_factory=RunConfig)
+    models: dict[str, dict[str, Any]] = field(default_factory=dict)
+    judge: JudgeConfig = field(default_factory=JudgeConfig)
+    attack: AttackConfig = field(default_factory=AttackConfig)
+    sweep: SweepConfig = field(default_factory=SweepConfig)
+    quick: dict[str, Any] = field(default_factory=dict)  # dotted overrides for --quick
+
+    def run_config(self, model: str) -> RunConfig:
+        """The resolved RunConfig of one of the study's models."""
+        if model not in self.models:
+            known = ", ".join(self.models) or "(none)"
+            raise ConfigError(f"unknown model {model!r} in study {self.name!r}; expected one of: {known}")
+        return apply_overrides(self.base, self.models[model])
+
+
+# --------------------------------------------------------------------------- dict <-> dataclass
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    """Check ``value`` against the annotation ``tp`` and convert it (list -> tuple, int -> float)."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(value, arg, key)
+            except ConfigError as e:
+                errors.append(str(e))
+        raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r}")
+    if dataclasses.is_dataclass(tp):
+        if isinstance(value, tp):
+            return value
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{key}: expected a mapping of {tp.__name__} settings, got {value!r}")
+        return from_dict(tp, value, prefix=key)
+    if origin is tuple:
+        args = typing.get_args(tp)
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
+        elem = args[0] if args else Any
+        return tuple(_coerce(v, elem, f"{key}[{i}]") for i, v in enumerate(value))
+    if origin is dict:
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
+        return dict(value)
+    if tp is Any:
+        return value
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{key}: expected true or false, got {value!r}")
+    if tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        raise ConfigError(f"{key}: expected an integer, got {value!r}")
+    if tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):  # YAML 1.1 reads "1e-4" as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        raise ConfigError(f"{key}: expected a number, got {value!r}")
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(f"{key}: expected a string, got {value!r}")
+    return value
+
+
+def from_dict(cls: type[C], data: Mapping[str, Any], prefix: str = "") -> C:
+    """Build dataclass ``cls`` from a nested mapping; unknown keys are errors."""
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    kwargs = {}
+    for k, v in data.items():
+        key = f"{prefix}.{k}" if prefix else str(k)
+        if k not in names:
+            where = f" under {prefix!r}" if prefix else ""
+            raise ConfigError(f"unknown config key {key!r}; known keys{where}: {', '.join(sorted(names))}")
+        kwargs[k] = _coerce(v, hints[k], key)
+    return cls(**kwargs)
+
+
+def to_dict(cfg: Any) -> Any:
+    """A plain nested dict (tuples become lists) ready for YAML or JSON."""
+    if dataclasses.is_dataclass(cfg):
+        return {f.name: to_dict(getattr(cfg, f.name)) for f in dataclasses.fields(cfg)}
+    if isinstance(cfg, (list, tuple)):
+        return [to_dict(v) for v in cfg]
+    if isinstance(cfg, dict):
+        return {k: to_dict(v) for k, v in cfg.items()}
+    return cfg
+
+
+def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
+    """``["train.steps=2000", "model.categorical=[10]"]`` -> ``{"train.steps": 2000, ...}``."""
+    out: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r}: expected KEY=VALUE, e.g. train.steps=2000")
+        key, raw = item.split("=", 1)
+        key = key.strip()
+        if not key:
+            raise ConfigError(f"override {item!r}: empty key")
+        try:
+            out[key] = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            out[key] = raw
+    return out
+
+
+def apply_overrides(cfg: C, overrides: Mapping[str, Any] | Sequence[str]) -> C:
+    """Return a copy of ``cfg`` with dotted-key overrides applied and type-checked."""
+    if not isinstance(overrides, Mapping):
+        overrides = parse_overrides(overrides)
+    data = to_dict(cfg)
+    for dotted, value in overrides.items():
+        parts = dotted.split(".")
+        node = data
+        for i, part in enumerate(parts[:-1]):
+            if not isinstance(node, dict) or part not in node or not isinstance(node[part], dict):
+                raise ConfigError(f"unknown config key {dotted!r}: {'.'.join(parts[: i + 1])!r} is not a section")
+            node = node[part]
+        if parts[-1] not in node and not _is_free_dict(cfg, parts[:-1]):
+            known = ", ".join(sorted(node)) if isinstance(node, dict) else ""
+            raise ConfigError(f"unknown config key {dotted!r}; known keys here: {known}")
+        node[parts[-1]] = value
+    return from_dict(type(cfg), data)
+
+
+def _is_free_dict(cfg: Any, path: list[str]) -> bool:
+    """True where ``path`` names a ``dict[str, Any]`` field (any key is allowed there)."""
+    node = cfg
+    for part in path:
+        if not dataclasses.is_dataclass(node):
+            return isinstance(node, dict)
+        node = getattr(node, part, None)
+    return isinstance(node, dict)
+
+
+# --------------------------------------------------------------------------- YAML files
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file {str(p)!r} does not exist")
+    try:
+        data = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as e:
+        raise ConfigError(f"config file {str(p)!r} is not valid YAML: {str(e).splitlines()[0]}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {str(p)!r}: expected a mapping at top level")
+    return data
+
+
+def dump_yaml(cfg: Any, extra: Mapping[str, Any] | None = None) -> str:
+    data = to_dict(cfg)
+    if extra:
+        data = {**data, **to_dict(dict(extra))}
+    return yaml.safe_dump(data, sort_keys=False)
+
+
+def preset_names() -> list[str]:
+    folder = resources.files("vaerobust.experiments") / "presets"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def load_study(name_or_path: str) -> StudyConfig:
+    """A study preset by name (``sootla2018``) or a YAML file path."""
+    p = Path(name_or_path)
+    if p.suffix in (".yaml", ".yml") or p.is_file():
+        return from_dict(StudyConfig, load_yaml(p))
+    folder = resources.files("vaerobust.experiments") / "presets"
+    f = folder / f"{name_or_path}.yaml"
+    if not f.is_file():
+        raise ConfigError(f"unknown preset {name_or_path!r}; expected one of: {', '.join(preset_names())}")
+    return from_dict(StudyConfig, yaml.safe_load(f.read_text()) or {})
+
+
+def resolve_preset(spec: str, quick: bool = False) -> RunConfig:
+    """``sootla2018/disentangled`` -> that model's RunConfig (``--quick`` budgets if asked)."""
+    if "/" not in spec:
+        raise ConfigError(f"preset {spec!r}: expected STUDY/MODEL, e.g. sootla2018/disentangled")
+    study_name, model = spec.split("/", 1)
+    study = load_study(study_name)
+    if quick:
+        study = apply_overrides(study, study.quick)
+    return study.run_config(model)

@@ -1,0 +1,187 @@
+"""The attack sweep of the study (PROTOCOL §6): pairs, clean filter, attack, judge, record.
+
+``attack_sweep(vae_dir, judge_dir, out, ...)`` writes to ``out``:
+- ``examples.csv``: one row per formed (source image, target image) pair: classes, test-set
+  indices, the judge's label of the clean reconstruction, ``kept``, the judge's label of the
+  adversarial reconstruction (-1 where not attacked), L2 / L-inf distortion, the latent
+  distance phi(x_adv) - phi(x_t) and the clean one phi(x_s) - phi(x_t);
+- ``summary.json``: settings, provenance, success matrices with Wilson intervals, marginals,
+  overall means (recomputable from ``examples.csv`` alone);
+- ``samples.npz``: a few sources, targets, adversarial inputs and their reconstructions.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor
+
+from vaerobust import __version__, io
+from vaerobust.attacks import build_attack
+from vaerobust.attacks.base import l2
+from vaerobust.config import AttackConfig, DataConfig, RunConfig, SweepConfig, from_dict, load_yaml, to_dict
+from vaerobust.data import fingerprint, load_dataset
+from vaerobust.metrics.robustness import success_table
+from vaerobust.models import VAE
+from vaerobust.training import COMPLETE, _progress, is_complete, load_classifier, load_vae, predict, resolve_device
+
+log = logging.getLogger(__name__)
+
+
+def parse_pairs(spec: str, classes: tuple[int, ...]) -> list[tuple[int, int]]:
+    """``"all"`` -> every ordered pair s != t of ``classes``; ``"1-7,3-8"`` -> those pairs."""
+    if spec.strip() == "all":
+        return [(s, t) for s in classes for t in classes if s != t]
+    out = []
+    for item in spec.split(","):
+        try:
+            s, t = (int(v) for v in item.strip().split("-"))
+        except ValueError:
+            raise ValueError(f"pair {item.strip()!r} in {spec!r}: expected 'all' or SOURCE-TARGET items like '1-7,3-8'") from None
+        if s == t or s not in classes or t not in classes:
+            raise ValueError(f"pair {item.strip()!r}: expected two different classes out of {list(classes)}")
+        out.append((s, t))
+    return out
+
+
+def make_pairs(
+    labels: np.ndarray, classes: tuple[int, ...], per_pair: int | None, seed: int, pairs: str = "all"
+) -> pd.DataFrame:
+    """Every ordered pair (s, t), s != t: shuffle the images of s and of t, pair them 1:1.
+
+    n = min(#s, #t), capped at ``per_pair``. Each pair's shuffles use their own seeded
+    generator, so a pair's rows do not depend on which other pairs are asked for.
+    Returns columns source, target, src_index, tgt_index.
+    """
+    labels = np.asarray(labels)
+    present = set(np.unique(labels).tolist())
+    missing = [c for c in classes if c not in present]
+    if missing:
+        raise ValueError(f"classes {missing} have no test images; labels present: {sorted(present)}")
+    frames = []
+    for s, t in parse_pairs(pairs, tuple(classes)):
+        rng = np.random.default_rng([seed, s, t])
+        src = rng.permutation(np.flatnonzero(labels == s))
+        tgt = rng.permutation(np.flatnonzero(labels == t))
+        n = min(len(src), len(tgt), per_pair if per_pair is not None else len(src))
+        frames.append(pd.DataFrame({"source": s, "target": t, "src_index": src[:n], "tgt_index": tgt[:n]}))
+    return pd.concat(frames, ignore_index=True)
+
+
+@torch.no_grad()
+def reconstruct(vae: VAE, x: Tensor, batch_size: int = 2048) -> Tensor:
+    return torch.cat([vae.reconstruct(x[i : i + batch_size]) for i in range(0, x.shape[0], batch_size)])
+
+
+@torch.no_grad()
+def features(vae: VAE, x: Tensor, batch_size: int = 2048) -> Tensor:
+    return torch.cat([vae.encode(x[i : i + batch_size]).features() for i in range(0, x.shape[0], batch_size)])
+
+
+def run_config_of(run_dir: Path) -> RunConfig:
+    data = load_yaml(Path(run_dir) / "config.yaml")
+    data.pop("meta", None)
+    return from_dict(RunConfig, data)
+
+
+def attack_sweep(
+    vae_dir: str | Path,
+    judge_dir: str | Path,
+    out: str | Path,
+    attack: AttackConfig = AttackConfig(),
+    sweep: SweepConfig = SweepConfig(),
+    device: str = "auto",
+    progress: bool = True,
+    data: DataConfig | None = None,
+) -> Path:
+    """Attack every kept (source, target) pair of the test split; see the module docstring."""
+    out = Path(out)
+    if is_complete(out):
+        return out
+    dev = resolve_device(device)
+    vae = load_vae(vae_dir, dev)
+    judge = load_classifier(judge_dir, dev)
+    data = data or run_config_of(Path(vae_dir)).data
+    x, y = load_dataset(data, "test")
+    data_hash = fingerprint(x, y)
+    x = x.to(dev)
+    t0 = time.perf_counter()
+
+    clean_pred = predict(judge, reconstruct(vae, x)).cpu().numpy()
+    pairs = make_pairs(y.numpy(), tuple(sweep.classes), sweep.per_pair, sweep.seed, sweep.pairs)
+    pairs["clean_pred"] = clean_pred[pairs.src_index.to_numpy()]
+    pairs["kept"] = pairs.clean_pred == pairs.source
+    for col, fill in (("adv_pred", -1), ("l2", np.nan), ("linf", np.nan), ("latent_dist", np.nan), ("latent_dist_clean", np.nan)):
+        pairs[col] = fill
+    rows = np.flatnonzero(pairs.kept.to_numpy())
+
+    atk = build_attack(vae, attack)
+    keep_samples = _sample_rows(pairs, rows)
+    samples: dict[str, list] = {k: [] for k in ("row", "x_src", "x_tgt", "x_adv", "recon_adv", "recon_src")}
+    bar = _progress(len(rows), 0, f"attack {Path(vae_dir).name}", progress)
+    for b, start in enumerate(range(0, len(rows), sweep.batch_size)):
+        r = rows[start : start + sweep.batch_size]
+        xs = x[torch.as_tensor(pairs.src_index.to_numpy()[r], device=dev)]
+        xt = x[torch.as_tensor(pairs.tgt_index.to_numpy()[r], device=dev)]
+        gen = torch.Generator().manual_seed(sweep.seed * 7919 + b)
+        x_adv = atk(xs, xt, generator=gen)
+        with torch.no_grad():
+            rec = reconstruct(vae, x_adv)
+            f_adv, f_src, f_tgt = features(vae, x_adv), features(vae, xs), features(vae, xt)
+            pairs.loc[r, "adv_pred"] = predict(judge, rec).cpu().numpy()
+            pairs.loc[r, "l2"] = l2(x_adv - xs).cpu().numpy()
+            pairs.loc[r, "linf"] = (x_adv - xs).abs().flatten(1).amax(1).cpu().numpy()
+            pairs.loc[r, "latent_dist"] = l2(f_adv - f_tgt).cpu().numpy()
+            pairs.loc[r, "latent_dist_clean"] = l2(f_src - f_tgt).cpu().numpy()
+        sel = np.flatnonzero(np.isin(r, keep_samples))
+        if sel.size:
+            samples["row"].append(r[sel])
+            for k, v in (("x_src", xs), ("x_tgt", xt), ("x_adv", x_adv), ("recon_adv", rec), ("recon_src", reconstruct(vae, xs[sel]))):
+                samples[k].append((v[sel] if k != "recon_src" else v).cpu().numpy())
+        bar.update(len(r))
+    bar.close()
+    seconds = time.perf_counter() - t0
+
+    pairs["adv_pred"] = pairs.adv_pred.astype(int)
+    table = success_table(pairs.source, pairs.target, pairs.kept, pairs.adv_pred, list(sweep.classes))
+    out.mkdir(parents=True, exist_ok=True)
+    io.write_text(out / "examples.csv", pairs.to_csv(index=False))
+    if samples["row"]:
+        io.write_npz(out / "samples.npz", {k: np.concatenate(v) for k, v in samples.items()})
+    summary = {
+        "vae": str(vae_dir),
+        "judge": str(judge_dir),
+        "attack": to_dict(attack),
+        "sweep": to_dict(sweep),
+        "data": to_dict(data),
+        "data_sha256": data_hash,
+        "device": str(dev),
+        "version": __version__,
+        "seconds": seconds,
+        "n_pairs_formed": int(len(pairs)),
+        "n_attacked": int(len(rows)),
+        "clean_recon_accuracy": float((clean_pred == y.numpy()).mean()),
+        "image_steps": int(len(rows)) * attack.steps,
+        "results": table.to_json(),
+    }
+    io.write_json(out / "summary.json", summary)
+    io.write_json(out / COMPLETE, {"version": __version__})
+    return out
+
+
+def _sample_rows(pairs: pd.DataFrame, rows: np.ndarray, per_source: int = 2) -> np.ndarray:
+    """Rows kept for pictures: the first ``per_source`` attacked rows of each source class."""
+    kept = pairs.iloc[rows]
+    picks = kept.groupby("source", sort=True).head(per_source).index.to_numpy()
+    return picks
+
+
+def table_from_examples(path: str | Path, classes: list[int] | None = None):  # type: ignore[no-untyped-def]
+    """Recompute the success table from a sweep's ``examples.csv`` (no re-attacking)."""
+    df = pd.read_csv(path)
+    return success_table(df.source, df.target, df.kept, df.adv_pred, classes)

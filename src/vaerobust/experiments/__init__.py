@@ -1,0 +1,1 @@
+"""Experiment presets and the study runner."""

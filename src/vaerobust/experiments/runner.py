@@ -1,0 +1,204 @@
+"""``reproduce``: a whole study from raw data to a report, resumable step by step.
+
+Layout of ``out``::
+
+    study.yaml                      the resolved study configuration (with --quick / --set applied)
+    judge/                          the judge classifier's run
+    models/<name>/                  one VAE run per model of the study
+    models/<name>/attacks/<attack>/ the attack sweep on that model
+    report/                         report.md, tables.tex, pairs.csv, summary.json, figures/
+
+Every step whose output is complete is skipped, so an interrupted reproduction continues
+where it stopped (a VAE resumes from its last checkpoint).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
+
+import torch
+import yaml
+
+from vaerobust import io
+from vaerobust.config import (
+    ConfigError,
+    StudyConfig,
+    apply_overrides,
+    dump_yaml,
+    from_dict,
+    load_study,
+    to_dict,
+)
+from vaerobust.evaluation import attack_sweep
+from vaerobust.training import (
+    build_model,
+    is_complete,
+    resolve_device,
+    train_classifier,
+    train_vae,
+)
+
+
+def resolve_study(study: str | StudyConfig, quick: bool = False, overrides: Sequence[str] | Mapping = ()) -> StudyConfig:
+    cfg = load_study(study) if isinstance(study, str) else study
+    if quick:
+        cfg = apply_overrides(cfg, cfg.quick)
+    if overrides:
+        cfg = apply_overrides(cfg, overrides)
+    for name in cfg.models:  # every model's overrides must resolve (typos fail now, not in an hour)
+        cfg.run_config(name)
+    return cfg
+
+
+def _calibrate(cfg: StudyConfig, dev: torch.device) -> dict[str, float]:
+    """Measure this machine's speed on the study's networks for a few steps (a second or two)."""
+    from vaerobust.attacks import build_attack
+    from vaerobust.models import LeNet32
+    from vaerobust.objectives import build_objective
+    from vaerobust.models.vae import VAEOutput
+
+    torch.manual_seed(0)
+    rc = cfg.run_config(next(iter(cfg.models)))
+    model = build_model(rc).to(dev)
+    obj = build_objective(rc.objective)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    x = torch.rand(rc.train.batch_size, *model.image_shape, device=dev)
+
+    def timed(fn: Callable[[], None], n: int) -> float:
+        fn()
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+        t = time.perf_counter()
+        for _ in range(n):
+            fn()
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+        return (time.perf_counter() - t) / n
+
+    def vae_step() -> None:
+        post = model.encode(x)
+        code = post.sample(rc.train.temperature)
+        loss = obj(VAEOutput(post, code, model.decoder(code)), x, 0).loss
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    clf = LeNet32().to(dev)
+    copt = torch.optim.SGD(clf.parameters(), lr=0.01)
+    yb = torch.zeros(cfg.judge.classifier.batch_size, dtype=torch.long, device=dev)
+    xc = torch.rand(cfg.judge.classifier.batch_size, 1, 32, 32, device=dev)
+
+    def clf_step() -> None:
+        loss = torch.nn.functional.cross_entropy(clf(xc), yb)
+        copt.zero_grad()
+        loss.backward()
+        copt.step()
+
+    b = min(cfg.sweep.batch_size, 256 if dev.type == "cpu" else cfg.sweep.batch_size)
+    xa = torch.rand(b, *model.image_shape, device=dev)
+    atk = build_attack(model, apply_overrides(cfg.attack, {"steps": 5}))
+    t_atk = timed(lambda: atk(xa, xa), 2) / 5
+    return {
+        "vae_step_s": timed(vae_step, 10),
+        "clf_step_s": timed(clf_step, 10),
+        "attack_image_step_s": t_atk / b,
+    }
+
+
+def plan(cfg: StudyConfig, dev: torch.device, n_test_per_class: float = 1000.0) -> tuple[str, float]:
+    """A description of what will run and an estimate of how long it takes on ``dev``."""
+    speed = _calibrate(cfg, dev)
+    j = cfg.judge.classifier
+    clf_steps = j.epochs * (60000 // j.batch_size) if j.max_steps is None else j.max_steps
+    t_judge = clf_steps * speed["clf_step_s"]
+    lines = [f"study {cfg.name!r} on {dev}:",
+             f"  judge: LeNet, {j.epochs} epochs ({clf_steps} steps)  ~{t_judge / 60:.1f} min"]
+    total = t_judge
+    n_classes = len(cfg.sweep.classes)
+    per_pair = n_test_per_class if cfg.sweep.per_pair is None else min(cfg.sweep.per_pair, n_test_per_class)
+    pairs = n_classes * (n_classes - 1) if cfg.sweep.pairs == "all" else len(cfg.sweep.pairs.split(","))
+    for name in cfg.models:
+        rc = cfg.run_config(name)
+        t_train = rc.train.steps * speed["vae_step_s"]
+        n_atk = pairs * per_pair * 0.95  # about 5% of sources fail the clean filter
+        t_atk = n_atk * cfg.attack.steps * speed["attack_image_step_s"]
+        total += t_train + t_atk
+        lines.append(
+            f"  {name}: {rc.objective.name}, {rc.train.steps} steps  ~{t_train / 60:.1f} min;"
+            f" attack {pairs} pairs x {'all' if cfg.sweep.per_pair is None else int(per_pair)} images x"
+            f" {cfg.attack.steps} steps  ~{t_atk / 60:.1f} min"
+        )
+    lines.append(f"  estimated total: ~{total / 60:.0f} min (measured speed of this machine; finished steps are skipped)")
+    return "\n".join(lines), total
+
+
+def reproduce(
+    study: str | StudyConfig,
+    out: str | Path,
+    quick: bool = False,
+    device: str = "auto",
+    overrides: Sequence[str] | Mapping = (),
+    progress: bool = True,
+    echo: Callable[[str], None] = print,
+    report: bool = True,
+) -> Path:
+    """Run a study end to end into ``out``; see the module docstring. Returns ``out``."""
+    cfg = resolve_study(study, quick, overrides)
+    out = Path(out)
+    dev = resolve_device(device)
+    study_file = out / "study.yaml"
+    if study_file.is_file():
+        old = yaml.safe_load(study_file.read_text()) or {}
+        old.pop("meta", None)
+        if old != to_dict(cfg):
+            diff = sorted(k for k in set(old) | set(to_dict(cfg)) if old.get(k) != to_dict(cfg).get(k))
+            raise ConfigError(
+                f"{out} holds a study run with other settings (differing sections: {', '.join(diff)}); "
+                "choose another --out or delete it"
+            )
+    text, _ = plan(cfg, dev)
+    echo(text)
+    out.mkdir(parents=True, exist_ok=True)
+    io.write_text(study_file, dump_yaml(cfg, {"meta": {"quick": quick}}))
+
+    t0 = time.perf_counter()
+    judge_dir = out / "judge"
+    if not is_complete(judge_dir):
+        echo("training the judge classifier ...")
+    train_classifier(cfg.judge, judge_dir, device=device, progress=progress)
+    acc = io.read_json(judge_dir / "eval.json")["test_accuracy"]
+    echo(f"judge test accuracy: {acc:.2%}")
+    for name in cfg.models:
+        run = out / "models" / name
+        if not is_complete(run):
+            echo(f"training {name} ...")
+        train_vae(cfg.run_config(name), run, device=device, progress=progress)
+        atk_dir = run / "attacks" / cfg.attack.name
+        if not is_complete(atk_dir):
+            echo(f"attacking {name} ...")
+        attack_sweep(run, judge_dir, atk_dir, cfg.attack, cfg.sweep, device=device, progress=progress,
+                     data=cfg.run_config(name).data)
+        res = io.read_json(atk_dir / "summary.json")["results"]
+        ig, tg = res["ignore"]["overall"], res["target"]["overall"]
+        echo(
+            f"{name}: AS ignore-target {ig['mean']:.2%} [{ig['ci_low']:.2%}, {ig['ci_high']:.2%}],"
+            f" AS target {tg['mean']:.2%} [{tg['ci_low']:.2%}, {tg['ci_high']:.2%}]"
+        )
+    if report:
+        from vaerobust.report.report import build_report
+
+        path = build_report(out, out / "report")
+        echo(f"report: {path}")
+    echo(f"done in {(time.perf_counter() - t0) / 60:.1f} min")
+    return out
+
+
+def load_study_dir(out: str | Path) -> StudyConfig:
+    data = yaml.safe_load((Path(out) / "study.yaml").read_text()) or {}
+    data.pop("meta", None)
+    return from_dict(StudyConfig, data)
+
+
+__all__ = ["reproduce", "resolve_study", "plan", "load_study_dir"]

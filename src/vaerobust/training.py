@@ -1,0 +1,260 @@
+"""Training: VAEs (``train_vae``) and the judge classifier (``train_classifier``).
+
+A VAE run directory holds ``config.yaml``, ``model.safetensors`` + ``model.json``,
+``train_state.pt`` (weights, optimiser, noise-generator state and step: exact resume),
+``metrics.jsonl`` and ``figures/``. Batches are drawn from a per-epoch permutation that
+depends only on (seed, epoch), so a resumed run sees the same batches as an
+uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from vaerobust import __version__, io
+from vaerobust.config import JudgeConfig, RunConfig, dump_yaml
+from vaerobust.data import fingerprint, load_dataset
+from vaerobust.models import VAE, LatentSpec, LeNet32, VAEOutput, build_vae
+from vaerobust.objectives import build_objective
+
+log = logging.getLogger(__name__)
+
+COMPLETE = "complete.json"  # written last: the run finished and its outputs are final
+
+
+def resolve_device(device: str) -> torch.device:
+    """``auto`` -> cuda if available else cpu; ``cuda`` without a GPU is a clear error."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} requested but no CUDA device is available; use --device cpu")
+    if device not in ("cpu",) and not device.startswith("cuda"):
+        raise ValueError(f"device {device!r}: expected auto, cpu or cuda[:N]")
+    return torch.device(device)
+
+
+def is_complete(run_dir: Path) -> bool:
+    return (Path(run_dir) / COMPLETE).is_file()
+
+
+def batch_indices(step: int, n: int, batch_size: int, seed: int) -> Tensor:
+    """Indices of the batch at ``step``: epochs are permutations seeded by (seed, epoch).
+
+    The last partial batch of an epoch is dropped, so every batch has ``batch_size`` items.
+    """
+    per_epoch = max(n // batch_size, 1)
+    epoch, pos = divmod(step, per_epoch)
+    g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    perm = torch.randperm(n, generator=g)
+    return perm[pos * batch_size : (pos + 1) * batch_size]
+
+
+def check_images(x: Tensor, shape: tuple[int, ...], what: str) -> None:
+    """One-line errors for wrong shapes, NaN, or pixels outside [0, 1]."""
+    if x.dim() != 4 or tuple(x.shape[1:]) != tuple(shape):
+        raise ValueError(f"{what}: images of shape {tuple(x.shape)}, expected [N, {', '.join(map(str, shape))}]")
+    if torch.isnan(x).any():
+        raise ValueError(f"{what}: images contain NaN")
+    lo, hi = float(x.min()), float(x.max())
+    if lo < 0 or hi > 1:
+        raise ValueError(f"{what}: pixel values in [{lo:.3g}, {hi:.3g}], expected [0, 1]")
+
+
+def _progress(total: int, initial: int, desc: str, enabled: bool) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, desc=desc, disable=None if enabled else True, file=sys.stderr, leave=False)
+
+
+# --------------------------------------------------------------------------- VAE
+
+
+def build_model(cfg: RunConfig) -> VAE:
+    spec = LatentSpec(cfg.model.gaussian_dims, tuple(cfg.model.categorical))
+    return VAE(spec, arch=cfg.model.arch, hidden=cfg.model.hidden)
+
+
+def train_vae(
+    cfg: RunConfig,
+    out: str | Path,
+    device: str = "auto",
+    progress: bool = True,
+    stop_at: int | None = None,
+) -> Path:
+    """Train a VAE into run directory ``out``; resume from ``train_state.pt`` if present.
+
+    ``stop_at`` ends the process-local loop early (after that many total steps) without
+    marking the run complete: used to test interruption and resume.
+    Returns the run directory. A complete run is left untouched.
+    """
+    out = Path(out)
+    if is_complete(out):
+        log.info("%s is complete; nothing to do", out)
+        return out
+    dev = resolve_device(device)
+    out.mkdir(parents=True, exist_ok=True)
+    tc = cfg.train
+
+    x, _ = load_dataset(cfg.data, "train")
+    torch.manual_seed(tc.seed)
+    model = build_model(cfg)
+    check_images(x, model.image_shape, f"dataset {cfg.data.name!r}")
+    data_hash = fingerprint(x, _)
+    x = x.to(dev)
+    model.to(dev)
+    objective = build_objective(cfg.objective)
+    opt = torch.optim.Adam(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+    noise = torch.Generator(device=dev).manual_seed(tc.seed + 1)
+
+    step = 0
+    state_path = out / "train_state.pt"
+    if state_path.is_file():
+        state = io.torch_load(state_path)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        noise.set_state(state["noise_rng"])
+        step = int(state["step"])
+        # drop log lines written after the checkpoint we resume from
+        rows = [r for r in io.read_jsonl(out / "metrics.jsonl") if r["step"] <= step]
+        io.write_text(out / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+        log.info("resuming %s from step %d", out, step)
+    else:
+        io.write_text(out / "metrics.jsonl", "")
+    io.write_text(
+        out / "config.yaml",
+        dump_yaml(cfg, {"meta": {"kind": "vae", "version": __version__, "data_sha256": data_hash}}),
+    )
+    io.write_json(out / "model.json", model.describe())
+
+    def checkpoint() -> None:
+        io.save_weights(out / "model.safetensors", model)
+        io.torch_save(
+            state_path,
+            {"model": model.state_dict(), "optimizer": opt.state_dict(), "noise_rng": noise.get_state(), "step": step},
+        )
+
+    end = tc.steps if stop_at is None else min(stop_at, tc.steps)
+    model.train()
+    bar = _progress(tc.steps, step, f"train {out.name}", progress)
+    t0, seen = time.perf_counter(), 0
+    pending: list[dict] = []
+    while step < end:
+        idx = batch_indices(step, x.shape[0], tc.batch_size, tc.seed).to(dev)
+        xb = x[idx]
+        post = model.encode(xb)
+        code = post.sample(tc.temperature, generator=noise)
+        res = objective(VAEOutput(post, code, model.decoder(code)), xb, step)
+        opt.zero_grad(set_to_none=True)
+        res.loss.backward()
+        opt.step()
+        step += 1
+        seen += xb.shape[0]
+        if step % tc.log_every == 0 or step == tc.steps:
+            row = {"step": step, **res.scalars(), "images_per_s": seen / max(time.perf_counter() - t0, 1e-9)}
+            pending.append(row)
+            bar.set_postfix(loss=f"{row['loss']:.1f}", recon=f"{row['recon']:.1f}")
+        if step % tc.checkpoint_every == 0 or step == end:
+            io.append_jsonl(out / "metrics.jsonl", pending)
+            pending = []
+            checkpoint()
+        bar.update(1)
+    bar.close()
+    if step >= tc.steps:
+        model.eval()
+        write_vae_figures(model, cfg, out, dev)
+        io.write_json(out / COMPLETE, {"step": step, "version": __version__})
+    return out
+
+
+def write_vae_figures(model: VAE, cfg: RunConfig, out: Path, dev: torch.device) -> None:
+    """Reconstructions, prior samples and latent traversals of a trained VAE."""
+    from vaerobust.report import figures
+
+    xt, _ = load_dataset(cfg.data, "test")
+    figures.vae_figures(model, xt[:64].to(dev), out / "figures", seed=cfg.train.seed)
+
+
+def load_vae(run_dir: str | Path, device: str | torch.device = "cpu") -> VAE:
+    """Rebuild a trained VAE from ``model.json`` + ``model.safetensors``, in eval mode."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise io.RunDirError(f"run directory {str(run_dir)!r} does not exist")
+    desc = io.read_json(run_dir / "model.json")
+    if desc.get("kind") != "vae":
+        raise io.RunDirError(f"{run_dir} holds a {desc.get('kind')!r} model, expected a VAE run")
+    model = build_vae(desc)
+    io.load_weights(run_dir / "model.safetensors", model)
+    return model.to(device).eval()
+
+
+# --------------------------------------------------------------------------- judge
+
+
+def train_classifier(cfg: JudgeConfig, out: str | Path, device: str = "auto", progress: bool = True) -> Path:
+    """Train the LeNet judge (PROTOCOL §4) into ``out``; writes ``eval.json`` with test accuracy."""
+    out = Path(out)
+    if is_complete(out):
+        return out
+    dev = resolve_device(device)
+    out.mkdir(parents=True, exist_ok=True)
+    c = cfg.classifier
+    x, y = load_dataset(cfg.data, "train")
+    check_images(x, (1, 32, 32), f"dataset {cfg.data.name!r}")
+    data_hash = fingerprint(x, y)
+    torch.manual_seed(c.seed)
+    model = LeNet32().to(dev)
+    opt = torch.optim.SGD(model.parameters(), lr=c.lr, momentum=c.momentum)
+    x, y = x.to(dev), y.to(dev)
+    io.write_text(out / "config.yaml", dump_yaml(cfg, {"meta": {"kind": "classifier", "version": __version__, "data_sha256": data_hash}}))
+    io.write_json(out / "model.json", {"kind": "classifier", "arch": "lenet32", "classes": 10})
+    per_epoch = x.shape[0] // c.batch_size
+    total = c.epochs * per_epoch if c.max_steps is None else min(c.max_steps, c.epochs * per_epoch)
+    rows, step = [], 0
+    bar = _progress(total, 0, f"train {out.name}", progress)
+    model.train()
+    while step < total:
+        idx = batch_indices(step, x.shape[0], c.batch_size, c.seed).to(dev)
+        loss = F.cross_entropy(model(x[idx]), y[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        if step % per_epoch == 0 or step == total:
+            rows.append({"step": step, "epoch": step / per_epoch, "loss": float(loss.detach())})
+        bar.update(1)
+    bar.close()
+    model.eval()
+    xt, yt = load_dataset(cfg.data, "test")
+    acc = float((predict(model, xt.to(dev)) == yt.to(dev)).float().mean())
+    io.write_text(out / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+    io.save_weights(out / "model.safetensors", model)
+    io.write_json(out / "eval.json", {"test_accuracy": acc, "n_test": int(yt.shape[0]), "steps": step})
+    io.write_json(out / COMPLETE, {"step": step, "version": __version__})
+    return out
+
+
+@torch.no_grad()
+def predict(model: nn.Module, x: Tensor, batch_size: int = 4096) -> Tensor:
+    """Argmax labels [N] of a classifier, in batches."""
+    return torch.cat([model(x[i : i + batch_size]).argmax(1) for i in range(0, x.shape[0], batch_size)])
+
+
+def load_classifier(run_dir: str | Path, device: str | torch.device = "cpu") -> LeNet32:
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise io.RunDirError(f"judge directory {str(run_dir)!r} does not exist")
+    desc = io.read_json(run_dir / "model.json")
+    if desc.get("kind") != "classifier":
+        raise io.RunDirError(f"{run_dir} holds a {desc.get('kind')!r} model, expected a classifier run")
+    model = LeNet32()
+    io.load_weights(run_dir / "model.safetensors", model)
+    return model.to(device).eval()
