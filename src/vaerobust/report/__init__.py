@@ -1,0 +1,1 @@
+"""Reports: run directories -> tables (Markdown / LaTeX / CSV) and figures (PNG)."""
