@@ -31,6 +31,13 @@ class ConfigError(ValueError):
 # --------------------------------------------------------------------------- components
 
 
+def _check(section: str, **conditions: tuple[object, bool, str]) -> None:
+    """Raise a one-line ConfigError for the first setting whose condition is False."""
+    for key, (value, ok, expected) in conditions.items():
+        if not ok:
+            raise ConfigError(f"{section}.{key} = {value!r}: expected {expected}")
+
+
 @dataclass(frozen=True)
 class DataConfig:
     """Which images a run trains on (PROTOCOL §1)."""
@@ -48,6 +55,16 @@ class ModelConfig:
     gaussian_dims: int = 10  # dimensions of the diagonal Gaussian z
     categorical: tuple[int, ...] = (10,)  # one entry per categorical variable: its class count
     hidden: int = 128  # width of the dense layer on each side
+
+    def __post_init__(self) -> None:
+        _check(
+            "model",
+            gaussian_dims=(self.gaussian_dims, self.gaussian_dims >= 0, "an integer >= 0"),
+            categorical=(list(self.categorical), all(k >= 2 for k in self.categorical), "class counts >= 2"),
+            hidden=(self.hidden, self.hidden >= 1, "an integer >= 1"),
+        )
+        if self.gaussian_dims == 0 and not self.categorical:
+            raise ConfigError("model has no latent variable: expected gaussian_dims > 0 or a categorical")
 
 
 @dataclass(frozen=True)
@@ -68,6 +85,15 @@ class ObjectiveConfig:
     cat_capacity_max: float | None = None  # nats, categorical capacity; None = capacity_max
     cat_capacity_steps: int | None = None  # None = capacity_steps
 
+    def __post_init__(self) -> None:
+        _check(
+            "objective",
+            beta=(self.beta, self.beta >= 0, "a number >= 0"),
+            gamma=(self.gamma, self.gamma >= 0, "a number >= 0"),
+            capacity_max=(self.capacity_max, self.capacity_max >= 0, "a number of nats >= 0"),
+            capacity_steps=(self.capacity_steps, self.capacity_steps >= 0, "an integer >= 0"),
+        )
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -81,6 +107,18 @@ class TrainConfig:
     seed: int = 0
     log_every: int = 100
     checkpoint_every: int = 2_000
+
+    def __post_init__(self) -> None:
+        _check(
+            "train",
+            steps=(self.steps, self.steps >= 1, "an integer >= 1"),
+            batch_size=(self.batch_size, self.batch_size >= 1, "an integer >= 1"),
+            lr=(self.lr, self.lr > 0, "a number > 0"),
+            weight_decay=(self.weight_decay, self.weight_decay >= 0, "a number >= 0"),
+            temperature=(self.temperature, self.temperature > 0, "a number > 0"),
+            log_every=(self.log_every, self.log_every >= 1, "an integer >= 1"),
+            checkpoint_every=(self.checkpoint_every, self.checkpoint_every >= 1, "an integer >= 1"),
+        )
 
 
 @dataclass(frozen=True)
@@ -104,6 +142,16 @@ class ClassifierConfig:
     seed: int = 0
     max_steps: int | None = None  # stop early after this many steps (smoke runs)
 
+    def __post_init__(self) -> None:
+        _check(
+            "classifier",
+            epochs=(self.epochs, self.epochs >= 1, "an integer >= 1"),
+            batch_size=(self.batch_size, self.batch_size >= 1, "an integer >= 1"),
+            lr=(self.lr, self.lr > 0, "a number > 0"),
+            momentum=(self.momentum, 0 <= self.momentum < 1, "a number in [0, 1)"),
+            max_steps=(self.max_steps, self.max_steps is None or self.max_steps >= 1, "null or an integer >= 1"),
+        )
+
 
 @dataclass(frozen=True)
 class JudgeConfig:
@@ -122,6 +170,16 @@ class AttackConfig:
     lr: float = 1e-3  # Adam
     noise_std: float = 0.2  # initial Gaussian noise added to the source
 
+    def __post_init__(self) -> None:
+        _check(
+            "attack",
+            eps=(self.eps, self.eps >= 0, "a number >= 0"),
+            lam=(self.lam, self.lam >= 0, "a number >= 0"),
+            steps=(self.steps, self.steps >= 0, "an integer >= 0"),
+            lr=(self.lr, self.lr > 0, "a number > 0"),
+            noise_std=(self.noise_std, self.noise_std >= 0, "a number >= 0"),
+        )
+
 
 @dataclass(frozen=True)
 class SweepConfig:
@@ -132,6 +190,14 @@ class SweepConfig:
     per_pair: int | None = None  # cap on images per ordered pair; None = all test images
     seed: int = 0  # shuffles the test images of each class before pairing
     batch_size: int = 1024  # pairs attacked together
+
+    def __post_init__(self) -> None:
+        _check(
+            "sweep",
+            classes=(list(self.classes), len(set(self.classes)) == len(self.classes) >= 2, "at least two distinct classes"),
+            per_pair=(self.per_pair, self.per_pair is None or self.per_pair >= 1, "null (all) or an integer >= 1"),
+            batch_size=(self.batch_size, self.batch_size >= 1, "an integer >= 1"),
+        )
 
 
 @dataclass(frozen=True)
@@ -248,6 +314,16 @@ def to_dict(cfg: Any) -> Any:
     if isinstance(cfg, dict):
         return {k: to_dict(v) for k, v in cfg.items()}
     return cfg
+
+
+def diff_keys(old: Any, new: Any, prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ between two nested dicts."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        out: list[str] = []
+        for k in sorted(set(old) | set(new), key=str):
+            out += diff_keys(old.get(k), new.get(k), f"{prefix}.{k}" if prefix else str(k))
+        return out
+    return [] if old == new else [prefix or "(all)"]
 
 
 def parse_overrides(items: Sequence[str]) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from torch import Tensor
 from vaerobust import __version__, io
 from vaerobust.attacks import build_attack
 from vaerobust.attacks.base import l2
-from vaerobust.config import AttackConfig, DataConfig, RunConfig, SweepConfig, from_dict, load_yaml, to_dict
+from vaerobust.config import AttackConfig, ConfigError, DataConfig, RunConfig, SweepConfig, diff_keys, from_dict, load_yaml, to_dict
 from vaerobust.data import fingerprint, load_dataset
 from vaerobust.metrics.robustness import success_table
 from vaerobust.models import VAE
@@ -101,12 +101,21 @@ def attack_sweep(
 ) -> Path:
     """Attack every kept (source, target) pair of the test split; see the module docstring."""
     out = Path(out)
+    data = data or run_config_of(Path(vae_dir)).data
+    requested = {"attack": to_dict(attack), "sweep": to_dict(sweep), "data": to_dict(data)}
+    if (out / "summary.json").is_file():
+        saved = io.read_json(out / "summary.json")
+        old = {k: saved.get(k) for k in requested}
+        if old != requested:
+            raise ConfigError(
+                f"{out} holds an attack sweep made with other settings ({', '.join(diff_keys(old, requested)[:5])}); "
+                "use another --out or delete that folder"
+            )
     if is_complete(out):
         return out
     dev = resolve_device(device)
     vae = load_vae(vae_dir, dev)
     judge = load_classifier(judge_dir, dev)
-    data = data or run_config_of(Path(vae_dir)).data
     x, y = load_dataset(data, "test")
     data_hash = fingerprint(x, y)
     x = x.to(dev)
@@ -124,12 +133,11 @@ def attack_sweep(
     keep_samples = _sample_rows(pairs, rows)
     samples: dict[str, list] = {k: [] for k in ("row", "x_src", "x_tgt", "x_adv", "recon_adv", "recon_src")}
     bar = _progress(len(rows), 0, f"attack {Path(vae_dir).name}", progress)
-    for b, start in enumerate(range(0, len(rows), sweep.batch_size)):
+    for start in range(0, len(rows), sweep.batch_size):
         r = rows[start : start + sweep.batch_size]
         xs = x[torch.as_tensor(pairs.src_index.to_numpy()[r], device=dev)]
         xt = x[torch.as_tensor(pairs.tgt_index.to_numpy()[r], device=dev)]
-        gen = torch.Generator().manual_seed(sweep.seed * 7919 + b)
-        x_adv = atk(xs, xt, generator=gen)
+        x_adv = atk(xs, xt, noise=row_noise(pairs, r, xs.shape[1:], sweep.seed))
         with torch.no_grad():
             rec = reconstruct(vae, x_adv)
             f_adv, f_src, f_tgt = features(vae, x_adv), features(vae, xs), features(vae, xt)
@@ -172,6 +180,15 @@ def attack_sweep(
     io.write_json(out / "summary.json", summary)
     io.write_json(out / COMPLETE, {"version": __version__})
     return out
+
+
+def row_noise(pairs: pd.DataFrame, rows: np.ndarray, shape: tuple[int, ...], seed: int) -> Tensor:
+    """Standard-normal start noise [len(rows), *shape], each row's drawn from its own generator
+    seeded by (seed, source index, target index): results do not depend on batching."""
+    src = pairs.src_index.to_numpy()[rows]
+    tgt = pairs.tgt_index.to_numpy()[rows]
+    out = np.stack([np.random.default_rng([seed, int(s), int(t)]).standard_normal(shape) for s, t in zip(src, tgt)])
+    return torch.from_numpy(out.astype(np.float32))
 
 
 def _sample_rows(pairs: pd.DataFrame, rows: np.ndarray, per_source: int = 2) -> np.ndarray:

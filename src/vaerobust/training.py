@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from vaerobust import __version__, io
-from vaerobust.config import JudgeConfig, RunConfig, dump_yaml
+from vaerobust.config import ConfigError, JudgeConfig, RunConfig, diff_keys, dump_yaml, to_dict
 from vaerobust.data import fingerprint, load_dataset
 from vaerobust.models import VAE, LatentSpec, LeNet32, VAEOutput, build_vae
 from vaerobust.objectives import build_objective
@@ -44,6 +44,32 @@ def resolve_device(device: str) -> torch.device:
 
 def is_complete(run_dir: Path) -> bool:
     return (Path(run_dir) / COMPLETE).is_file()
+
+
+def ensure_same_settings(saved: Path, requested: Any, what: str) -> None:
+    """Refuse to reuse a run folder whose saved settings differ from the requested ones.
+
+    ``saved`` is a YAML or JSON file (a ``meta`` section is ignored); ``requested`` a config
+    dataclass or a plain dict. Nothing is written; the error names the differing keys.
+    """
+    if not saved.is_file():
+        return
+    import yaml
+
+    try:
+        old = yaml.safe_load(saved.read_text()) or {}
+    except yaml.YAMLError:
+        raise io.RunDirError(f"{saved} is corrupt; delete {saved.parent} to start over") from None
+    if isinstance(old, dict):
+        old.pop("meta", None)
+    new = to_dict(requested)
+    diff = diff_keys(old, new)
+    if diff:
+        shown = ", ".join(diff[:5]) + (" ..." if len(diff) > 5 else "")
+        raise ConfigError(
+            f"{saved.parent} holds a {what} made with other settings ({shown}); "
+            "use another output folder or delete that one"
+        )
 
 
 def batch_indices(step: int, n: int, batch_size: int, seed: int) -> Tensor:
@@ -97,6 +123,7 @@ def train_vae(
     Returns the run directory. A complete run is left untouched.
     """
     out = Path(out)
+    ensure_same_settings(out / "config.yaml", cfg, "VAE run")
     if is_complete(out):
         log.info("%s is complete; nothing to do", out)
         return out
@@ -202,6 +229,7 @@ def load_vae(run_dir: str | Path, device: str | torch.device = "cpu") -> VAE:
 def train_classifier(cfg: JudgeConfig, out: str | Path, device: str = "auto", progress: bool = True) -> Path:
     """Train the LeNet judge (PROTOCOL §4) into ``out``; writes ``eval.json`` with test accuracy."""
     out = Path(out)
+    ensure_same_settings(out / "config.yaml", cfg, "judge run")
     if is_complete(out):
         return out
     dev = resolve_device(device)

@@ -54,16 +54,32 @@ class Attack:
         self.model = model
         self.cfg = cfg
 
-    def __call__(self, x_src: Tensor, x_tgt: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    def __call__(
+        self,
+        x_src: Tensor,
+        x_tgt: Tensor,
+        generator: torch.Generator | None = None,
+        noise: Tensor | None = None,
+    ) -> Tensor:
+        """Attack a batch. The start noise is ``noise`` [B, C, H, W] (standard normal, scaled by
+        ``noise_std``) if given, else drawn from ``generator`` (CPU) for the whole batch."""
+        expected = tuple(getattr(self.model, "image_shape", x_src.shape[1:]))
         for name, x in (("source", x_src), ("target", x_tgt)):
-            if x.dim() != 4:
-                raise ValueError(f"{name} images of shape {tuple(x.shape)}: expected [B, C, H, W]")
+            if x.dim() != 4 or tuple(x.shape[1:]) != expected:
+                raise ValueError(
+                    f"{name} images of shape {tuple(x.shape)}: expected [B, {', '.join(map(str, expected))}] for this model"
+                )
             if torch.isnan(x).any() or x.min() < 0 or x.max() > 1:
                 raise ValueError(f"{name} images must be finite with pixels in [0, 1]")
         if x_src.shape != x_tgt.shape:
             raise ValueError(f"source {tuple(x_src.shape)} and target {tuple(x_tgt.shape)} shapes differ")
+        if noise is None:
+            noise = torch.randn(x_src.shape, generator=generator, dtype=x_src.dtype)
+        elif noise.shape != x_src.shape:
+            raise ValueError(f"noise of shape {tuple(noise.shape)}: expected the source's {tuple(x_src.shape)}")
         with frozen(self.model):
-            return self.forward(x_src, x_tgt, generator)
+            return self.forward(x_src, x_tgt, noise.to(device=x_src.device, dtype=x_src.dtype))
 
-    def forward(self, x_src: Tensor, x_tgt: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    def forward(self, x_src: Tensor, x_tgt: Tensor, noise: Tensor) -> Tensor:
+        """x_adv [B, C, H, W] from sources, targets and standard-normal start noise of the same shape."""
         raise NotImplementedError

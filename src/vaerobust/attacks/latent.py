@@ -28,12 +28,11 @@ class LatentAttack(Attack):
         """Per-example loss [B]."""
         return self.cfg.lam * l2(x_adv - x_src) + l2(self.features(x_adv) - f_tgt)
 
-    def forward(self, x_src: Tensor, x_tgt: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    def forward(self, x_src: Tensor, x_tgt: Tensor, noise: Tensor) -> Tensor:
         c = self.cfg
         with torch.no_grad():
             f_tgt = self.features(x_tgt)
-            noise = torch.randn(x_src.shape, generator=generator, dtype=x_src.dtype)
-            x_adv = (x_src + c.noise_std * noise.to(x_src.device)).clamp(0.0, 1.0)
+            x_adv = (x_src + c.noise_std * noise).clamp(0.0, 1.0)
         if c.steps == 0:
             return project_box(x_adv, x_src, c.eps)
         x_adv.requires_grad_(True)

@@ -26,6 +26,7 @@ from vaerobust.config import (
     ConfigError,
     StudyConfig,
     apply_overrides,
+    diff_keys,
     dump_yaml,
     from_dict,
     load_study,
@@ -47,9 +48,35 @@ def resolve_study(study: str | StudyConfig, quick: bool = False, overrides: Sequ
         cfg = apply_overrides(cfg, cfg.quick)
     if overrides:
         cfg = apply_overrides(cfg, overrides)
-    for name in cfg.models:  # every model's overrides must resolve (typos fail now, not in an hour)
-        cfg.run_config(name)
+    validate_study(cfg)
     return cfg
+
+
+def validate_study(cfg: StudyConfig) -> None:
+    """Check every name and the pair list now, so a typo fails before an hour of training."""
+    from vaerobust.attacks import ATTACKS
+    from vaerobust.data import DATASETS
+    from vaerobust.evaluation import parse_pairs
+    from vaerobust.models.encoders import ENCODERS
+    from vaerobust.objectives import OBJECTIVES
+
+    if not cfg.models:
+        raise ConfigError(f"study {cfg.name!r} has no models")
+    for name in cfg.models:
+        rc = cfg.run_config(name)
+        OBJECTIVES.get(rc.objective.name)
+        ENCODERS.get(rc.model.arch)
+        DATASETS.get(rc.data.name)
+    OBJECTIVES.get(cfg.base.objective.name)
+    DATASETS.get(cfg.judge.data.name)
+    ATTACKS.get(cfg.attack.name)
+    bad = [c for c in cfg.sweep.classes if not 0 <= c <= 9]
+    if bad:
+        raise ConfigError(f"sweep.classes {list(cfg.sweep.classes)}: expected digit classes in 0..9, got {bad}")
+    try:
+        parse_pairs(cfg.sweep.pairs, tuple(cfg.sweep.classes))
+    except ValueError as e:
+        raise ConfigError(f"sweep.pairs: {e}") from None
 
 
 def _calibrate(cfg: StudyConfig, dev: torch.device) -> dict[str, float]:
@@ -151,11 +178,14 @@ def reproduce(
     study_file = out / "study.yaml"
     if study_file.is_file():
         old = yaml.safe_load(study_file.read_text()) or {}
-        old.pop("meta", None)
-        if old != to_dict(cfg):
-            diff = sorted(k for k in set(old) | set(to_dict(cfg)) if old.get(k) != to_dict(cfg).get(k))
+        new = to_dict(cfg)
+        for k in ("meta", "quick"):  # the --quick recipe is not a setting of this run
+            old.pop(k, None)
+            new.pop(k, None)
+        if old != new:
+            diff = diff_keys(old, new)
             raise ConfigError(
-                f"{out} holds a study run with other settings (differing sections: {', '.join(diff)}); "
+                f"{out} holds a study run with other settings ({', '.join(diff[:5])}); "
                 "choose another --out or delete it"
             )
     text, _ = plan(cfg, dev)

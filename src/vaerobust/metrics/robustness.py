@@ -74,8 +74,10 @@ class SuccessTable:
     def overall(self, which: str) -> dict[str, float]:
         """Mean over pairs, with a 95% normal-approximation interval.
 
-        Var(mean) = (1/P^2) * sum_pairs p(1-p)/n_pair (pairs independent, binomial within).
-        Also the pooled rate over all kept examples with its Wilson interval.
+        Pairs are independent binomials, so Var(mean) = (1/P^2) * sum_pairs Var(p_pair); each
+        pair's variance uses the Agresti-Coull estimate p~(1-p~)/(n+4), p~ = (k+2)/(n+4), which
+        stays positive when a pair's rate is 0 or 1 (the plain p(1-p)/n would give a zero-width
+        interval). Also the pooled rate over all kept examples with its Wilson interval.
         """
         r = self.rate(which)
         valid = ~np.isnan(r)
@@ -87,7 +89,9 @@ class SuccessTable:
             return {"mean": math.nan, "ci_low": math.nan, "ci_high": math.nan, "pairs": 0,
                     "pooled": math.nan, "pooled_ci_low": math.nan, "pooled_ci_high": math.nan}
         mean = float(p.mean())
-        se = float(np.sqrt(np.sum(p * (1 - p) / n)) / p.size)
+        k_pair = {"target": self.hits_target, "ignore": self.hits_ignore}[which][valid]
+        p_ac = (k_pair + 2) / (n + 4)
+        se = float(np.sqrt(np.sum(p_ac * (1 - p_ac) / (n + 4))) / p.size)
         return {
             "mean": mean,
             "ci_low": max(0.0, mean - 1.959964 * se),

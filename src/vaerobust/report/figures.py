@@ -119,3 +119,143 @@ def vae_figures(model, x: torch.Tensor, folder: Path, seed: int = 0, n_steps: in
                             f"categorical code {j}: column = class, row = a Gaussian sample"))
         start += k
     return out
+
+
+# --------------------------------------------------------------------------- attack results
+
+
+def _rate_array(rate_matrix) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """A [k, k] float array from nested lists with None (a summary's ``rate``) or an array."""
+    rows = [[np.nan if v is None else float(v) for v in row] for row in np.asarray(rate_matrix, dtype=object).tolist()]
+    a = np.asarray(rows, dtype=float)
+    if a.ndim != 2 or a.shape[0] != a.shape[1]:
+        raise ValueError(f"rate_matrix: expected a square [classes, classes] matrix, got shape {a.shape}")
+    return a
+
+
+def heatmap_png(rate_matrix, path: Path, title: str, classes: list[int] | None = None) -> Path:  # type: ignore[no-untyped-def]
+    """A heatmap of a pair-rate matrix ``rate[source][target]`` (fractions), drawn in percent.
+
+    Rows are source classes (y), columns target classes (x); each cell is annotated with its
+    percent. The colour range is fixed to 0-100 % so heatmaps of different models compare
+    by eye. The diagonal (no attack) and empty cells (no kept source) are grey.
+    """
+    plt = _plt()
+    a = 100 * _rate_array(rate_matrix)
+    k = a.shape[0]
+    classes = list(range(k)) if classes is None else list(classes)
+    cmap = plt.get_cmap("viridis").with_extremes(bad="#d0d0d0")
+    fig, ax = plt.subplots(figsize=(6.4, 5.4))
+    im = ax.imshow(np.ma.masked_invalid(a), cmap=cmap, vmin=0, vmax=100, interpolation="nearest")
+    for s in range(k):
+        for t in range(k):
+            if s == t:
+                ax.text(t, s, "\u2013", ha="center", va="center", fontsize=9, color="#707070")
+                continue
+            v = a[s, t]
+            text = "n/a" if np.isnan(v) else f"{v:.0f}"
+            colour = "black" if (not np.isnan(v) and v > 60) or np.isnan(v) else "white"
+            ax.text(t, s, text, ha="center", va="center", fontsize=7, color=colour)
+    ax.set_xticks(range(k), [str(c) for c in classes])
+    ax.set_yticks(range(k), [str(c) for c in classes])
+    ax.set_xlabel("target class t")
+    ax.set_ylabel("source class s")
+    ax.set_title(title, fontsize=10)
+    cbar = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    cbar.set_label("attack success (%)")
+    return save_png(fig, path)
+
+
+def adversarial_examples_png(samples_npz_path: Path, path: Path, title: str,
+                             examples_csv: Path | None = None) -> Path:
+    """Attack examples from a sweep's ``samples.npz``: one row per source class, five columns.
+
+    Columns: the source x_s, the target x_t, the adversarial input x_adv, the reconstruction
+    of the source and the reconstruction of x_adv. Each row is labelled "s -> t" with the
+    judge's label of the adversarial reconstruction, read from ``examples.csv`` (by default
+    the one beside the npz file; rows of the npz index its rows). Without that file every
+    sample row is drawn, unlabelled.
+    """
+    import pandas as pd
+
+    plt = _plt()
+    samples_npz_path = Path(samples_npz_path)
+    with np.load(samples_npz_path) as z:
+        data = {k: z[k] for k in z.files}
+    needed = ("row", "x_src", "x_tgt", "x_adv", "recon_src", "recon_adv")
+    missing = [k for k in needed if k not in data]
+    if missing:
+        raise io.RunDirError(f"{samples_npz_path} lacks arrays {missing}: was it written by attack_sweep?")
+    csv = Path(examples_csv) if examples_csv is not None else samples_npz_path.with_name("examples.csv")
+    labels: list[str] = []
+    picks = list(range(len(data["row"])))
+    if csv.is_file():
+        df = pd.read_csv(csv)
+        info = df.iloc[data["row"]]
+        seen: set[int] = set()
+        picks = []
+        for i, (s, t, a) in enumerate(zip(info.source, info.target, info.adv_pred)):
+            if int(s) not in seen:  # the first sample of each source class
+                seen.add(int(s))
+                picks.append(i)
+                labels.append(f"{int(s)} \u2192 {int(t)}\njudged {int(a)}")
+    cols = [("x_src", "source"), ("x_tgt", "target"), ("x_adv", "adversarial input"),
+            ("recon_src", "recon. of source"), ("recon_adv", "recon. of adversarial")]
+    n = max(1, len(picks))
+    fig, axes = plt.subplots(n, len(cols), figsize=(len(cols) * 1.25 + 0.6, n * 1.25 + 0.5), squeeze=False)
+    for r in range(n):
+        for c, (key, name) in enumerate(cols):
+            ax = axes[r][c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if picks:
+                img = np.asarray(data[key][picks[r]])
+                ax.imshow(img.reshape(img.shape[-2], img.shape[-1]), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+            if r == 0:
+                ax.set_title(name, fontsize=7)
+            if c == 0 and labels:
+                ax.set_ylabel(labels[r], fontsize=7, rotation=0, ha="right", va="center")
+    fig.suptitle(title, fontsize=9)
+    return save_png(fig, path)
+
+
+def marginals_png(summaries: dict, path: Path, which: str = "ignore", title: str | None = None,
+                  reference_names: dict | None = None) -> Path:
+    """Grouped bars of each model's source marginals (percent), thesis values as markers.
+
+    ``summaries``: model name -> attack summary dict (or its ``results``). ``which``:
+    "ignore" (AS ignore-target, the default) or "target". The thesis's Tables 5.1-5.3 values
+    are drawn as black markers over the bars of the models :mod:`references` knows (looked
+    up by ``reference_names[name]``, default the name itself).
+    """
+    from vaerobust.report import references, tables
+
+    if which not in ("ignore", "target"):
+        raise ValueError(f"which {which!r}: expected 'ignore' or 'target'")
+    plt = _plt()
+    names = list(summaries)
+    if not names:
+        raise ValueError("marginals_png: no summaries to draw")
+    res = {n: tables.results_of(summaries[n]) for n in names}
+    classes = list(res[names[0]]["classes"])
+    x = np.arange(len(classes))
+    width = 0.8 / len(names)
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(classes)), 3.8))
+    marked = False
+    for i, n in enumerate(names):
+        vals = [np.nan if v is None else 100 * v for v in res[n][which]["source_marginal"]]
+        pos = x - 0.4 + width * (i + 0.5)
+        ax.bar(pos, vals, width, label=n, color=plt.get_cmap("tab10")(i % 10))
+        ref = references.reference_marginal((reference_names or {}).get(n, n), which)  # type: ignore[arg-type]
+        if ref is not None:
+            refv = [ref[c] if isinstance(c, int) and 0 <= c < len(ref) else np.nan for c in res[n]["classes"]]
+            ax.scatter(pos, refv, marker="_", s=120, linewidths=2, color="black", zorder=3,
+                       label=None if marked else "thesis (Tables 5.1-5.3)")
+            marked = True
+    ax.set_xticks(x, [str(c) for c in classes])
+    ax.set_xlabel("source class s")
+    ax.set_ylabel(f"{'AS ignore-target' if which == 'ignore' else 'AS target'} (%)")
+    ax.set_ylim(0, 100)
+    ax.set_title(title or f"source marginals ({'AS ignore-target' if which == 'ignore' else 'AS target'})", fontsize=10)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    return save_png(fig, path)

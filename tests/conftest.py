@@ -1,0 +1,64 @@
+"""Shared tiny fixtures for the core tests.
+
+Everything here is CPU-only, seeded and small: a conv32 VAE with a narrow dense layer
+(the conv stack is fixed by PROTOCOL §2), the built-in ``synthetic`` data set (2000 train /
+500 test 32x32 blobs, no download), and run directories under ``tmp_path``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from vaerobust.config import DataConfig, ModelConfig, ObjectiveConfig, RunConfig, TrainConfig
+from vaerobust.models import VAE, LatentSpec
+
+# One intra-op thread: on a small shared CPU two spinning threads per process make tiny
+# convolutions ~100x slower when other processes compete for the cores.
+torch.set_num_threads(1)
+
+
+@pytest.fixture(autouse=True)
+def _offline_and_seeded(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test may reach a mirror or the user's cache; every test starts from seed 0."""
+    monkeypatch.setenv("VAEROBUST_OFFLINE_MIRRORS", "1")
+    monkeypatch.setenv("VAEROBUST_CACHE", str(tmp_path / "_cache"))
+    monkeypatch.delenv("VAEROBUST_MNIST_DIR", raising=False)
+    torch.manual_seed(0)
+
+
+@pytest.fixture
+def tiny_vae() -> VAE:
+    """A randomly initialised study-shaped VAE (10 Gaussian dims + one 10-way categorical), eval mode."""
+    torch.manual_seed(0)
+    return VAE(LatentSpec(10, (10,)), arch="conv32", hidden=16).eval()
+
+
+@pytest.fixture
+def images() -> torch.Tensor:
+    """Eight fixed test images of the synthetic data set, [8, 1, 32, 32] in [0, 1]."""
+    from vaerobust.data import load_dataset
+
+    x, _ = load_dataset(DataConfig(name="synthetic"), "test")
+    return x[:8].clone()
+
+
+@pytest.fixture
+def tiny_run_cfg() -> RunConfig:
+    """A RunConfig that trains in about a second: synthetic data, 12 steps of batch 16."""
+    return RunConfig(
+        data=DataConfig(name="synthetic"),
+        model=ModelConfig(gaussian_dims=4, categorical=(10,), hidden=16),
+        objective=ObjectiveConfig(name="jointvae", gamma=30.0, capacity_max=5.0, capacity_steps=12),
+        train=TrainConfig(steps=12, batch_size=16, lr=1e-3, seed=0, log_every=2, checkpoint_every=4),
+    )
+
+
+@pytest.fixture
+def no_figures(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Skip the matplotlib figures written at the end of a VAE run (about a second each)."""
+    import vaerobust.training as training
+
+    monkeypatch.setattr(training, "write_vae_figures", lambda *a, **k: None)
