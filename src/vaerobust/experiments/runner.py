@@ -134,30 +134,42 @@ def _calibrate(cfg: StudyConfig, dev: torch.device) -> dict[str, float]:
     }
 
 
-def plan(cfg: StudyConfig, dev: torch.device, n_test_per_class: float = 1000.0) -> tuple[str, float]:
-    """A description of what will run and an estimate of how long it takes on ``dev``."""
+def plan(
+    cfg: StudyConfig, dev: torch.device, out: Path | None = None, n_test_per_class: float = 1000.0
+) -> tuple[str, float]:
+    """A description of what will run and an estimate of how long it takes on ``dev``.
+
+    Steps already complete under ``out`` are marked done and left out of the total.
+    """
     speed = _calibrate(cfg, dev)
+
+    def done(*parts: str) -> bool:
+        return out is not None and is_complete(out.joinpath(*parts))
+
     j = cfg.judge.classifier
     clf_steps = j.epochs * (60000 // j.batch_size) if j.max_steps is None else j.max_steps
-    t_judge = clf_steps * speed["clf_step_s"]
+    t_judge = 0.0 if done("judge") else clf_steps * speed["clf_step_s"]
     lines = [f"study {cfg.name!r} on {dev}:",
-             f"  judge: LeNet, {j.epochs} epochs ({clf_steps} steps)  ~{t_judge / 60:.1f} min"]
+             f"  judge: LeNet, {j.epochs} epochs ({clf_steps} steps)  "
+             + ("done" if done("judge") else f"~{t_judge / 60:.1f} min")]
     total = t_judge
     n_classes = len(cfg.sweep.classes)
     per_pair = n_test_per_class if cfg.sweep.per_pair is None else min(cfg.sweep.per_pair, n_test_per_class)
     pairs = n_classes * (n_classes - 1) if cfg.sweep.pairs == "all" else len(cfg.sweep.pairs.split(","))
     for name in cfg.models:
         rc = cfg.run_config(name)
-        t_train = rc.train.steps * speed["vae_step_s"]
+        trained, attacked = done("models", name), done("models", name, "attacks", cfg.attack.name)
+        t_train = 0.0 if trained else rc.train.steps * speed["vae_step_s"]
         n_atk = pairs * per_pair * 0.95  # about 5% of sources fail the clean filter
-        t_atk = n_atk * cfg.attack.steps * speed["attack_image_step_s"]
+        t_atk = 0.0 if attacked else n_atk * cfg.attack.steps * speed["attack_image_step_s"]
         total += t_train + t_atk
         lines.append(
-            f"  {name}: {rc.objective.name}, {rc.train.steps} steps  ~{t_train / 60:.1f} min;"
-            f" attack {pairs} pairs x {'all' if cfg.sweep.per_pair is None else int(per_pair)} images x"
-            f" {cfg.attack.steps} steps  ~{t_atk / 60:.1f} min"
+            f"  {name}: {rc.objective.name}, {rc.train.steps} steps  "
+            + ("done" if trained else f"~{t_train / 60:.1f} min")
+            + f"; attack {pairs} pairs x {'all' if cfg.sweep.per_pair is None else int(per_pair)} images x"
+            f" {cfg.attack.steps} steps  " + ("done" if attacked else f"~{t_atk / 60:.1f} min")
         )
-    lines.append(f"  estimated total: ~{total / 60:.0f} min (measured speed of this machine; finished steps are skipped)")
+    lines.append(f"  estimated time left: ~{total / 60:.0f} min (from this machine's speed, measured just now)")
     return "\n".join(lines), total
 
 
@@ -188,7 +200,7 @@ def reproduce(
                 f"{out} holds a study run with other settings ({', '.join(diff[:5])}); "
                 "choose another --out or delete it"
             )
-    text, _ = plan(cfg, dev)
+    text, _ = plan(cfg, dev, out)
     echo(text)
     out.mkdir(parents=True, exist_ok=True)
     io.write_text(study_file, dump_yaml(cfg, {"meta": {"quick": quick}}))
