@@ -14,7 +14,7 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
@@ -210,17 +210,23 @@ def write_vae_figures(model: VAE, cfg: RunConfig, out: Path, dev: torch.device) 
     figures.vae_figures(model, xt[:64].to(dev), out / "figures", seed=cfg.train.seed)
 
 
-def load_vae(run_dir: str | Path, device: str | torch.device = "cpu") -> VAE:
-    """Rebuild a trained VAE from ``model.json`` + ``model.safetensors``, in eval mode."""
+def _load_run(run_dir: str | Path, kind: str, build: Callable[[dict], nn.Module], device: str | torch.device) -> Any:
+    """Rebuild a network of ``kind`` from ``model.json`` + ``model.safetensors``, in eval mode."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise io.RunDirError(f"run directory {str(run_dir)!r} does not exist")
     desc = io.read_json(run_dir / "model.json")
-    if desc.get("kind") != "vae":
-        raise io.RunDirError(f"{run_dir} holds a {desc.get('kind')!r} model, expected a VAE run")
-    model = build_vae(desc)
+    if desc.get("kind") != kind:
+        expected = {"vae": "a VAE run", "classifier": "a classifier run"}.get(kind, f"a {kind} run")
+        raise io.RunDirError(f"{run_dir} holds a {desc.get('kind')!r} model, expected {expected}")
+    model = build(desc)
     io.load_weights(run_dir / "model.safetensors", model)
     return model.to(device).eval()
+
+
+def load_vae(run_dir: str | Path, device: str | torch.device = "cpu") -> VAE:
+    """Rebuild a trained VAE from its run directory, in eval mode."""
+    return _load_run(run_dir, "vae", build_vae, device)
 
 
 # --------------------------------------------------------------------------- judge
@@ -277,12 +283,5 @@ def predict(model: nn.Module, x: Tensor, batch_size: int = 4096) -> Tensor:
 
 
 def load_classifier(run_dir: str | Path, device: str | torch.device = "cpu") -> LeNet32:
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise io.RunDirError(f"judge directory {str(run_dir)!r} does not exist")
-    desc = io.read_json(run_dir / "model.json")
-    if desc.get("kind") != "classifier":
-        raise io.RunDirError(f"{run_dir} holds a {desc.get('kind')!r} model, expected a classifier run")
-    model = LeNet32()
-    io.load_weights(run_dir / "model.safetensors", model)
-    return model.to(device).eval()
+    """Rebuild the trained judge from its run directory, in eval mode."""
+    return _load_run(run_dir, "classifier", lambda desc: LeNet32(), device)
