@@ -180,7 +180,7 @@ def _install_fakes(mp: pytest.MonkeyPatch) -> FakeAttack:
     mp.setattr(evaluation, "load_vae", lambda run_dir, dev: FakeVAE())
     mp.setattr(evaluation, "load_classifier", lambda run_dir, dev: FakeJudge())
     mp.setattr(evaluation, "load_dataset", lambda cfg, split: fake_data() if split == "test" else pytest.fail("train split"))
-    mp.setattr(evaluation, "build_attack", lambda vae, cfg: atk)
+    mp.setattr(evaluation, "build_attack", lambda vae, cfg, **kw: atk)
     return atk
 
 
@@ -437,3 +437,42 @@ def test_sweep_results_do_not_depend_on_batch_size(tmp_path: Path, monkeypatch: 
                                   small[["source", "target", "src_index", "tgt_index"]])
     np.testing.assert_allclose(small.l2, big.l2, rtol=1e-4)
     np.testing.assert_allclose(small.latent_dist, big.latent_dist, rtol=1e-4)
+
+
+def test_interrupted_sweep_resumes_with_identical_results(sweep_dir: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sweep killed after some batches keeps them under partial/ and finishes the rest only."""
+    atk = _install_fakes(monkeypatch)
+    args = ("fake-vae", "fake-judge", tmp_path / "a", AttackConfig(steps=7),
+            SweepConfig(classes=CLASSES, per_pair=None, seed=0, batch_size=16))
+    kw = dict(device="cpu", progress=False, data=DataConfig(name="synthetic"))
+    real_call = FakeAttack.__call__
+
+    def dying(self, *a, **k):  # type: ignore[no-untyped-def]
+        if self.calls == 3:
+            raise KeyboardInterrupt
+        return real_call(self, *a, **k)
+
+    monkeypatch.setattr(FakeAttack, "__call__", dying)
+    with pytest.raises(KeyboardInterrupt):
+        attack_sweep(*args, **kw)
+    assert len(list((tmp_path / "a" / "partial").glob("batch-*.npz"))) == 3
+    assert not (tmp_path / "a" / "summary.json").exists()
+    monkeypatch.setattr(FakeAttack, "__call__", real_call)
+    atk.calls = 0
+    attack_sweep(*args, **kw)
+    assert atk.calls == math.ceil(_n_attacked() / 16) - 3  # only the batches not saved
+    assert not (tmp_path / "a" / "partial").exists()
+    resumed = pd.read_csv(tmp_path / "a" / "examples.csv")
+    pd.testing.assert_frame_equal(resumed, pd.read_csv(sweep_dir / "examples.csv"))
+
+
+def test_partial_sweep_with_other_settings_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vaerobust import io
+    from vaerobust.config import ConfigError
+
+    io.write_json(tmp_path / "a" / "partial" / "settings.json", {"attack": {"steps": 3}, "sweep": {}, "data": {}})
+    _install_fakes(monkeypatch)
+    with pytest.raises(ConfigError, match="other settings"):
+        attack_sweep("v", "j", tmp_path / "a", AttackConfig(steps=7), SweepConfig(classes=CLASSES),
+                     device="cpu", progress=False, data=DataConfig(name="synthetic"))

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from pathlib import Path
 
@@ -75,12 +76,12 @@ def make_pairs(
 
 @torch.no_grad()
 def reconstruct(vae: VAE, x: Tensor, batch_size: int = 2048) -> Tensor:
-    return torch.cat([vae.reconstruct(x[i : i + batch_size]) for i in range(0, x.shape[0], batch_size)])
+    return torch.cat([vae.reconstruct(x[i : i + batch_size]) for i in range(0, max(x.shape[0], 1), batch_size)])
 
 
 @torch.no_grad()
 def features(vae: VAE, x: Tensor, batch_size: int = 2048) -> Tensor:
-    return torch.cat([vae.encode(x[i : i + batch_size]).features() for i in range(0, x.shape[0], batch_size)])
+    return torch.cat([vae.encode(x[i : i + batch_size]).features() for i in range(0, max(x.shape[0], 1), batch_size)])
 
 
 def run_config_of(run_dir: Path) -> RunConfig:
@@ -103,8 +104,10 @@ def attack_sweep(
     out = Path(out)
     data = data or run_config_of(Path(vae_dir)).data
     requested = {"attack": to_dict(attack), "sweep": to_dict(sweep), "data": to_dict(data)}
-    if (out / "summary.json").is_file():
-        saved = io.read_json(out / "summary.json")
+    for saved_file in (out / "summary.json", out / "partial" / "settings.json"):
+        if not saved_file.is_file():
+            continue
+        saved = io.read_json(saved_file)
         old = {k: saved.get(k) for k in requested}
         if old != requested:
             raise ConfigError(
@@ -131,26 +134,24 @@ def attack_sweep(
 
     atk = build_attack(vae, attack)
     keep_samples = _sample_rows(pairs, rows)
-    samples: dict[str, list] = {k: [] for k in ("row", "x_src", "x_tgt", "x_adv", "recon_adv", "recon_src")}
+    samples: dict[str, list] = {k: [] for k in SAMPLE_KEYS}
+    # Each finished batch is saved under partial/, so an interrupted sweep resumes where it
+    # stopped; per-row start noise makes the resumed results identical to an uninterrupted run.
+    part = out / "partial"
+    io.write_json(part / "settings.json", requested)
     bar = _progress(len(rows), 0, f"attack {Path(vae_dir).name}", progress)
     for start in range(0, len(rows), sweep.batch_size):
         r = rows[start : start + sweep.batch_size]
-        xs = x[torch.as_tensor(pairs.src_index.to_numpy()[r], device=dev)]
-        xt = x[torch.as_tensor(pairs.tgt_index.to_numpy()[r], device=dev)]
-        x_adv = atk(xs, xt, noise=row_noise(pairs, r, xs.shape[1:], sweep.seed))
-        with torch.no_grad():
-            rec = reconstruct(vae, x_adv)
-            f_adv, f_src, f_tgt = features(vae, x_adv), features(vae, xs), features(vae, xt)
-            pairs.loc[r, "adv_pred"] = predict(judge, rec).cpu().numpy()
-            pairs.loc[r, "l2"] = l2(x_adv - xs).cpu().numpy()
-            pairs.loc[r, "linf"] = (x_adv - xs).abs().flatten(1).amax(1).cpu().numpy()
-            pairs.loc[r, "latent_dist"] = l2(f_adv - f_tgt).cpu().numpy()
-            pairs.loc[r, "latent_dist_clean"] = l2(f_src - f_tgt).cpu().numpy()
-        sel = np.flatnonzero(np.isin(r, keep_samples))
-        if sel.size:
-            samples["row"].append(r[sel])
-            for k, v in (("x_src", xs), ("x_tgt", xt), ("x_adv", x_adv), ("recon_adv", rec), ("recon_src", reconstruct(vae, xs[sel]))):
-                samples[k].append((v[sel] if k != "recon_src" else v).cpu().numpy())
+        batch_file = part / f"batch-{start:08d}.npz"
+        res = _read_batch(batch_file, r)
+        if res is None:
+            res = _attack_batch(atk, vae, judge, x, pairs, r, np.isin(r, keep_samples), sweep.seed)
+            io.write_npz(batch_file, res)
+        for col in RESULT_COLUMNS:
+            pairs.loc[r, col] = res[col]
+        if res["row"].size:
+            for k in SAMPLE_KEYS:
+                samples[k].append(res[k])
         bar.update(len(r))
     bar.close()
     seconds = time.perf_counter() - t0
@@ -179,7 +180,52 @@ def attack_sweep(
     }
     io.write_json(out / "summary.json", summary)
     io.write_json(out / COMPLETE, {"version": __version__})
+    shutil.rmtree(part, ignore_errors=True)
     return out
+
+
+RESULT_COLUMNS = ("adv_pred", "l2", "linf", "latent_dist", "latent_dist_clean")
+SAMPLE_KEYS = ("row", "x_src", "x_tgt", "x_adv", "recon_adv", "recon_src")
+
+
+def _attack_batch(atk, vae: VAE, judge, x: Tensor, pairs: pd.DataFrame, r: np.ndarray,  # type: ignore[no-untyped-def]
+                  keep: np.ndarray, seed: int) -> dict[str, np.ndarray]:
+    """Attack rows ``r`` of ``pairs``; per-row results, plus pictures of the rows where ``keep``."""
+    dev = x.device
+    xs = x[torch.as_tensor(pairs.src_index.to_numpy()[r], device=dev)]
+    xt = x[torch.as_tensor(pairs.tgt_index.to_numpy()[r], device=dev)]
+    x_adv = atk(xs, xt, noise=row_noise(pairs, r, tuple(xs.shape[1:]), seed))
+    with torch.no_grad():
+        rec = reconstruct(vae, x_adv)
+        f_adv, f_src, f_tgt = features(vae, x_adv), features(vae, xs), features(vae, xt)
+        out = {
+            "adv_pred": predict(judge, rec).cpu().numpy(),
+            "l2": l2(x_adv - xs).cpu().numpy(),
+            "linf": (x_adv - xs).abs().flatten(1).amax(1).cpu().numpy(),
+            "latent_dist": l2(f_adv - f_tgt).cpu().numpy(),
+            "latent_dist_clean": l2(f_src - f_tgt).cpu().numpy(),
+            "rows": r,
+        }
+        sel = torch.as_tensor(np.flatnonzero(keep), device=dev)
+        pics = {"x_src": xs, "x_tgt": xt, "x_adv": x_adv, "recon_adv": rec}
+        out.update({k: v[sel].cpu().numpy() for k, v in pics.items()})
+        out["recon_src"] = reconstruct(vae, xs[sel]).cpu().numpy()
+        out["row"] = r[keep]
+    return out
+
+
+def _read_batch(path: Path, rows: np.ndarray) -> dict[str, np.ndarray] | None:
+    """A saved batch's results if the file is readable and holds exactly ``rows``; else None."""
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path) as f:
+            res = {k: f[k] for k in f.files}
+    except Exception:  # a file cut by a kill: attack that batch again
+        return None
+    if "rows" not in res or not np.array_equal(res["rows"], rows):
+        return None
+    return res
 
 
 def row_noise(pairs: pd.DataFrame, rows: np.ndarray, shape: tuple[int, ...], seed: int) -> Tensor:
