@@ -160,6 +160,7 @@ class FakeVAE:
 class FakeAttack:
     def __init__(self) -> None:
         self.calls = 0
+        self.evaluations = 0  # the Attack contract: encoder passes spent by the last call
 
     def __call__(
         self,

@@ -161,14 +161,28 @@ class JudgeConfig:
 
 @dataclass(frozen=True)
 class AttackConfig:
-    """A latent attack's threat model and optimiser (PROTOCOL §5)."""
+    """An attack's objective, threat model and optimiser (PROTOCOL §5; the suite in ``attacks/``).
+
+    The defaults are the thesis's latent attack exactly: Adam, one run, deterministic codes,
+    every step taken. ``name`` picks a registered attack (latent, output, kl, unsupervised,
+    classifier).
+    """
 
     name: str = "latent"
     eps: float = 0.1  # L-inf radius around the source, intersected with [0, 1]
     lam: float = 1.0  # weight of ||x_adv - x_s||_2 in the loss
     steps: int = 1000
-    lr: float = 1e-3  # Adam
+    lr: float = 1e-3  # Adam's learning rate, or the signed step's size
     noise_std: float = 0.2  # initial Gaussian noise added to the source
+    l2_eps: float | None = None  # L2 radius around the source, projected onto after the box; None = none
+    optimizer: str = "adam"  # "adam" (the thesis) or "sign" (PGD-style x -= lr * sign(grad))
+    restarts: int = 1  # runs from fresh start noise (the first from the given noise); per example the lowest final loss is kept
+    samples: int = 1  # posterior draws the loss is averaged over; 1 = the deterministic code
+    record_trace: bool = False  # keep the per-step mean loss as ``attack.trace`` [steps]
+    symmetric: bool = False  # kl / unsupervised: KL(q_adv || q_ref) + KL(q_ref || q_adv)
+    early_stop: bool = False  # stop an example after ``patience`` steps without relative improvement > min_delta
+    patience: int = 50
+    min_delta: float = 1e-4  # relative improvement that counts (early stopping)
 
     def __post_init__(self) -> None:
         _check(
@@ -178,6 +192,12 @@ class AttackConfig:
             steps=(self.steps, self.steps >= 0, "an integer >= 0"),
             lr=(self.lr, self.lr > 0, "a number > 0"),
             noise_std=(self.noise_std, self.noise_std >= 0, "a number >= 0"),
+            l2_eps=(self.l2_eps, self.l2_eps is None or self.l2_eps > 0, "null (no L2 budget) or a number > 0"),
+            optimizer=(self.optimizer, self.optimizer in ("adam", "sign"), "one of: adam, sign"),
+            restarts=(self.restarts, self.restarts >= 1, "an integer >= 1"),
+            samples=(self.samples, self.samples >= 1, "an integer >= 1"),
+            patience=(self.patience, self.patience >= 1, "an integer >= 1"),
+            min_delta=(self.min_delta, self.min_delta >= 0, "a number >= 0"),
         )
 
 
@@ -324,6 +344,18 @@ def diff_keys(old: Any, new: Any, prefix: str = "") -> list[str]:
             out += diff_keys(old.get(k), new.get(k), f"{prefix}.{k}" if prefix else str(k))
         return out
     return [] if old == new else [prefix or "(all)"]
+
+
+def normalized(cls: type, data: Any) -> Any:
+    """A saved settings dict rebuilt through ``cls`` and back, so fields added to ``cls`` since
+    it was saved take their defaults (a run made before a new setting existed used its default).
+    Unreadable data is returned as it was (and will then compare unequal)."""
+    if not isinstance(data, Mapping):
+        return data
+    try:
+        return to_dict(from_dict(cls, data))
+    except (ConfigError, TypeError):
+        return data
 
 
 def parse_overrides(items: Sequence[str]) -> dict[str, Any]:

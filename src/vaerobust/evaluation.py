@@ -25,7 +25,7 @@ from torch import Tensor
 from vaerobust import __version__, io
 from vaerobust.attacks import build_attack
 from vaerobust.attacks.base import l2
-from vaerobust.config import AttackConfig, ConfigError, DataConfig, RunConfig, SweepConfig, diff_keys, from_dict, load_yaml, to_dict
+from vaerobust.config import AttackConfig, ConfigError, DataConfig, RunConfig, SweepConfig, diff_keys, from_dict, normalized, load_yaml, to_dict
 from vaerobust.data import fingerprint, load_dataset
 from vaerobust.metrics.robustness import success_table
 from vaerobust.models import VAE
@@ -108,7 +108,8 @@ def attack_sweep(
         if not saved_file.is_file():
             continue
         saved = io.read_json(saved_file)
-        old = {k: saved.get(k) for k in requested}
+        old = {k: normalized(cls, saved.get(k)) for k, cls in
+               (("attack", AttackConfig), ("sweep", SweepConfig), ("data", DataConfig))}
         if old != requested:
             raise ConfigError(
                 f"{out} holds an attack sweep made with other settings ({', '.join(diff_keys(old, requested)[:5])}); "
@@ -132,7 +133,7 @@ def attack_sweep(
         pairs[col] = fill
     rows = np.flatnonzero(pairs.kept.to_numpy())
 
-    atk = build_attack(vae, attack)
+    atk = build_attack(vae, attack, judge=judge)
     keep_samples = _sample_rows(pairs, rows)
     samples: dict[str, list] = {k: [] for k in SAMPLE_KEYS}
     # Each finished batch is saved under partial/, so an interrupted sweep resumes where it
@@ -140,6 +141,7 @@ def attack_sweep(
     part = out / "partial"
     io.write_json(part / "settings.json", requested)
     bar = _progress(len(rows), 0, f"attack {Path(vae_dir).name}", progress)
+    evaluations = 0
     for start in range(0, len(rows), sweep.batch_size):
         r = rows[start : start + sweep.batch_size]
         batch_file = part / f"batch-{start:08d}.npz"
@@ -149,6 +151,7 @@ def attack_sweep(
             io.write_npz(batch_file, res)
         for col in RESULT_COLUMNS:
             pairs.loc[r, col] = res[col]
+        evaluations += int(res["evaluations"])
         if res["row"].size:
             for k in SAMPLE_KEYS:
                 samples[k].append(res[k])
@@ -175,7 +178,8 @@ def attack_sweep(
         "n_pairs_formed": int(len(pairs)),
         "n_attacked": int(len(rows)),
         "clean_recon_accuracy": float((clean_pred == y.numpy()).mean()),
-        "image_steps": int(len(rows)) * attack.steps,
+        "image_steps": int(len(rows)) * attack.steps * attack.restarts,  # the fixed-step budget
+        "encoder_evaluations": evaluations,  # per-example encoder passes actually spent (early stopping saves some)
         "results": table.to_json(),
     }
     io.write_json(out / "summary.json", summary)
@@ -195,6 +199,7 @@ def _attack_batch(atk, vae: VAE, judge, x: Tensor, pairs: pd.DataFrame, r: np.nd
     xs = x[torch.as_tensor(pairs.src_index.to_numpy()[r], device=dev)]
     xt = x[torch.as_tensor(pairs.tgt_index.to_numpy()[r], device=dev)]
     x_adv = atk(xs, xt, noise=row_noise(pairs, r, tuple(xs.shape[1:]), seed))
+    evaluations = atk.evaluations  # encoder passes (per example) the attack spent on this batch
     with torch.no_grad():
         rec = reconstruct(vae, x_adv)
         f_adv, f_src, f_tgt = features(vae, x_adv), features(vae, xs), features(vae, xt)
@@ -205,6 +210,7 @@ def _attack_batch(atk, vae: VAE, judge, x: Tensor, pairs: pd.DataFrame, r: np.nd
             "latent_dist": l2(f_adv - f_tgt).cpu().numpy(),
             "latent_dist_clean": l2(f_src - f_tgt).cpu().numpy(),
             "rows": r,
+            "evaluations": np.array(evaluations, dtype=np.int64),
         }
         sel = torch.as_tensor(np.flatnonzero(keep), device=dev)
         pics = {"x_src": xs, "x_tgt": xt, "x_adv": x_adv, "recon_adv": rec}

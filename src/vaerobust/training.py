@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from vaerobust import __version__, io
-from vaerobust.config import ConfigError, JudgeConfig, RunConfig, diff_keys, dump_yaml, to_dict
+from vaerobust.config import ConfigError, JudgeConfig, RunConfig, diff_keys, dump_yaml, normalized, to_dict
 from vaerobust.data import fingerprint, load_dataset
 from vaerobust.models import VAE, LatentSpec, LeNet32, VAEOutput, build_vae
 from vaerobust.objectives import build_objective
@@ -62,6 +62,7 @@ def ensure_same_settings(saved: Path, requested: Any, what: str) -> None:
         raise io.RunDirError(f"{saved} is corrupt; delete {saved.parent} to start over") from None
     if isinstance(old, dict):
         old.pop("meta", None)
+        old = normalized(type(requested), old)
     new = to_dict(requested)
     diff = diff_keys(old, new)
     if diff:

@@ -4,11 +4,16 @@ Objective, per pair (x_s, x_t), phi(x) = concat(Gaussian means, categorical logi
 
     min_{x_adv}  lam * ||x_adv - x_s||_2 + ||phi(x_adv) - phi(x_t)||_2
 
-Threat model: x_adv in the L-inf box max(0, x_s - eps) <= x_adv <= min(1, x_s + eps).
-Optimiser: Adam (lr 1e-3) for ``steps`` steps from x_s + N(0, noise_std^2) clipped to
-[0, 1], projecting onto the box after every step (PROTOCOL §5). The loss is summed over
-the batch; Adam is elementwise, so each pair is optimised exactly as if alone.
-Shapes: x_src, x_tgt [B, C, H, W] in [0, 1] -> x_adv [B, C, H, W].
+Threat model: x_adv in the L-inf box max(0, x_s - eps) <= x_adv <= min(1, x_s + eps)
+(and the L2 ball ||x_adv - x_s||_2 <= l2_eps where set).
+Optimiser (defaults, PROTOCOL §5): Adam (lr 1e-3) for ``steps`` steps from x_s +
+N(0, noise_std^2) clipped to [0, 1], projecting onto the box after every step; see
+:mod:`vaerobust.attacks.engine` for the other settings. The loss is summed over the batch;
+Adam is elementwise, so each pair is optimised exactly as if alone.
+With ``samples = S > 1`` the Gaussian means of phi(x_adv) are replaced by S reparameterised
+draws mean + exp(logvar / 2) * e (the logits stay: a categorical draw has no logit-space
+form) and the distance is averaged over the draws; phi(x_t) stays deterministic.
+Shapes: x_src, x_tgt [B, C, H, W] in [0, 1] -> x_adv [B, C, H, W]; phi [B, D + sum K_j].
 """
 
 from __future__ import annotations
@@ -16,34 +21,31 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from vaerobust.attacks.base import ATTACKS, Attack, l2, project_box
+from vaerobust.attacks.base import ATTACKS, l2
+from vaerobust.attacks.engine import LossAttack
+from vaerobust.models.latents import Posterior
 
 
 @ATTACKS.register("latent")
-class LatentAttack(Attack):
+class LatentAttack(LossAttack):
     def features(self, x: Tensor) -> Tensor:
-        return self.model.encode(x).features()
+        """phi(x) [B, D + sum K_j]."""
+        return self.encode(x).features()
+
+    def sampled_features(self, post: Posterior) -> Tensor:
+        """S draws of phi with z sampled: [S * B, D + sum K_j], sample-major."""
+        draws = []
+        for _ in range(self.cfg.samples):
+            e = torch.randn(post.mean.shape, generator=self.sampler, device=post.mean.device, dtype=post.mean.dtype)
+            draws.append(torch.cat([post.mean + torch.exp(0.5 * post.logvar) * e, *post.logits], dim=1))
+        return torch.cat(draws)
+
+    def target(self, x_src: Tensor, x_tgt: Tensor) -> Tensor:
+        return self.features(x_tgt)
 
     def loss(self, x_adv: Tensor, x_src: Tensor, f_tgt: Tensor) -> Tensor:
         """Per-example loss [B]."""
-        return self.cfg.lam * l2(x_adv - x_src) + l2(self.features(x_adv) - f_tgt)
-
-    def forward(self, x_src: Tensor, x_tgt: Tensor, noise: Tensor) -> Tensor:
-        c = self.cfg
-        with torch.no_grad():
-            f_tgt = self.features(x_tgt)
-            x_adv = (x_src + c.noise_std * noise).clamp(0.0, 1.0)
-        if c.steps == 0:
-            return project_box(x_adv, x_src, c.eps)
-        x_adv.requires_grad_(True)
-        opt = torch.optim.Adam([x_adv], lr=c.lr)
-        self.trace: list[Tensor] = []
-        for _ in range(c.steps):
-            loss = self.loss(x_adv, x_src, f_tgt).sum()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            with torch.no_grad():
-                x_adv.copy_(project_box(x_adv, x_src, c.eps))
-            self.trace.append(loss.detach())
-        return x_adv.detach()
+        if self.cfg.samples == 1:
+            return self.cfg.lam * l2(x_adv - x_src) + l2(self.features(x_adv) - f_tgt)
+        f = self.sampled_features(self.encode(x_adv))
+        return self.cfg.lam * l2(x_adv - x_src) + self.per_example(l2(f - f_tgt.repeat(self.cfg.samples, 1)))

@@ -27,6 +27,7 @@ from vaerobust.config import (
     StudyConfig,
     apply_overrides,
     diff_keys,
+    normalized,
     dump_yaml,
     from_dict,
     load_study,
@@ -125,7 +126,7 @@ def _calibrate(cfg: StudyConfig, dev: torch.device) -> dict[str, float]:
 
     b = min(cfg.sweep.batch_size, 256 if dev.type == "cpu" else cfg.sweep.batch_size)
     xa = torch.rand(b, *model.image_shape, device=dev)
-    atk = build_attack(model, apply_overrides(cfg.attack, {"steps": 5}))
+    atk = build_attack(model, apply_overrides(cfg.attack, {"steps": 5, "restarts": 1}), judge=LeNet32().to(dev))
     t_atk = timed(lambda: atk(xa, xa), 2) / 5
     return {
         "vae_step_s": timed(vae_step, 10),
@@ -190,6 +191,9 @@ def reproduce(
     study_file = out / "study.yaml"
     if study_file.is_file():
         old = yaml.safe_load(study_file.read_text()) or {}
+        if isinstance(old, dict):
+            old.pop("meta", None)
+        old = normalized(StudyConfig, old)
         new = to_dict(cfg)
         for k in ("meta", "quick"):  # the --quick recipe is not a setting of this run
             old.pop(k, None)

@@ -143,3 +143,13 @@ def check_positive(**values: Any) -> None:
     for name, v in values.items():
         if not isinstance(v, (int, np.integer)) or v < 1:
             raise ValueError(f"{name} must be a positive int, got {v!r}")
+
+
+def varying_factors(sampler: FactorSampler) -> np.ndarray:
+    """Indices of the factors with at least 2 values (a single-valued factor is no factor of
+    variation: it has zero entropy and no label to predict), int [K']."""
+    sizes = np.asarray(sampler.factor_sizes)
+    idx = np.flatnonzero(sizes >= 2)
+    if len(idx) == 0:
+        raise ValueError(f"need at least one factor with >= 2 values, got factor_sizes={tuple(sizes.tolist())}")
+    return idx
