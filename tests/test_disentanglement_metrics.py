@@ -131,7 +131,9 @@ def test_every_metric_rejects_a_bad_representation(name: str, grid: GridSampler)
 
 
 def test_identity_scores_near_one(grid: GridSampler) -> None:
-    out = evaluate_all(identity, grid, 0, **SIZES)
+    # SAP at its default 10,000 / 5,000 points (0.1 s): the LinearSVC's C = 0.01 weighs a *sum*
+    # of hinge losses, so on a few hundred points the shrinkage is stronger and the score lower
+    out = evaluate_all(identity, grid, 0, options={"sap": {"num_train": 10_000, "num_test": 5_000}}, **SIZES)
     assert out["beta_vae"]["eval_accuracy"] >= 0.95
     assert out["factor_vae"]["eval_accuracy"] >= 0.95
     assert out["factor_vae"]["num_active_dims"] == K
@@ -141,8 +143,8 @@ def test_identity_scores_near_one(grid: GridSampler) -> None:
     # SAP's best is a gap S_(1)j - S_(2)j <= 1 - 1/K_j (the runner-up dimension, independent of
     # factor j, scores chance 1/K_j), so its ceiling here is mean(2/3, 3/4, 4/5) = 0.739. The
     # default one-vs-rest LinearSVC(C=0.01) on one input separates the 3- and 4-valued factors
-    # exactly but only ~80% of the 5-valued one, so the identity gives ~0.66: > 0.5 holds with
-    # room for sampling noise (~0.03 at 300 test points).
+    # exactly but only ~80% of the 5-valued one, so the identity gives ~0.67-0.74 over seeds:
+    # > 0.5 holds with room for sampling noise (~0.01 at 5,000 test points).
     assert out["sap"]["sap"] > 0.5
 
 
@@ -168,7 +170,7 @@ def test_uninformative_codes_score_near_zero_or_chance(representation, grid: Gri
     assert out["factor_vae"]["eval_accuracy"] <= CHANCE + 0.1
     assert out["mig"]["mig"] < 0.05
     assert out["sap"]["sap"] < 0.05
-    assert out["dci"]["disentanglement"] < 0.15
+    assert out["dci"]["disentanglement"] < 0.1
 
 
 def test_constant_code_exact_zeros(grid: GridSampler) -> None:
@@ -229,7 +231,7 @@ def test_dci_from_importance_known_values() -> None:
 def test_dci_accepts_another_predictor(grid: GridSampler) -> None:
     from sklearn.ensemble import RandomForestClassifier
 
-    forest = lambda seed: RandomForestClassifier(n_estimators=10, max_depth=4, random_state=seed)
+    forest = lambda seed: RandomForestClassifier(n_estimators=10, max_depth=4, max_features=None, random_state=seed)
     out = dci(identity, grid, 0, make_classifier=forest, **SMALL["dci"])
     assert out["disentanglement"] > 0.9 and out["completeness"] > 0.9
 

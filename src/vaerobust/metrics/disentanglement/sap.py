@@ -13,7 +13,9 @@ Classifier (``classifier=``):
 - ``"linear_svc"`` (default): scikit-learn ``LinearSVC(C=0.01, class_weight="balanced")``, as in
   the study of Locatello et al. 2019 (arXiv 1811.12359), so values compare with theirs. A
   one-vs-rest linear rule on one input cannot isolate the middle values of a many-valued factor,
-  so even a perfect code scores low on such factors (identity code on dSprites: ~0.25).
+  so even a perfect code scores low on such factors (identity code on dSprites: ~0.25). Its
+  value also depends on the code's scale and on num_train (C = 0.01 weighs a *sum* of hinge
+  losses, so fewer points or smaller codes mean stronger shrinkage): keep the default sizes.
 - ``"threshold"``: a threshold classifier on z_i, K_j - 1 thresholds (a one-input decision tree
   with at most K_j leaves): Kumar et al.'s threshold rule generalised to K_j values. A perfect
   code then reaches the ceiling (1 / K) sum_j (1 - 1 / K_j) for uniform factors.

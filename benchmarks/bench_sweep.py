@@ -1,0 +1,66 @@
+"""Wall time of a 90-pair attack sweep, with and without early stopping, on trained models.
+
+For each VAE run given, runs the study's latent attack sweep (1000 steps) twice into a
+temporary folder: fixed steps, then ``early_stop=True``; prints the wall time, the encoder
+evaluations actually spent, and AS ignore-target / AS target means of both, with the
+differences (the early-stopping check: within 1 point absolute, at most a quarter of the
+evaluations).
+
+    python benchmarks/bench_sweep.py --judge runs/X/judge runs/X/models/disentangled runs/X/models/entangled \
+        [--per-pair 100] [--patience 50] [--min-delta 1e-4] [--device cpu]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+from vaerobust import io
+from vaerobust.config import AttackConfig, SweepConfig, apply_overrides
+from vaerobust.evaluation import attack_sweep
+
+
+def run(vae: Path, judge: Path, out: Path, attack: AttackConfig, sweep: SweepConfig, device: str) -> dict:
+    t0 = time.perf_counter()
+    attack_sweep(vae, judge, out, attack, sweep, device=device, progress=False)
+    s = io.read_json(out / "summary.json")
+    return {
+        "seconds": time.perf_counter() - t0,
+        "evaluations": s.get("encoder_evaluations", 0),
+        "attacked": s["n_attacked"],
+        "ignore": s["results"]["ignore"]["overall"]["mean"],
+        "target": s["results"]["target"]["overall"]["mean"],
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("runs", nargs="+", type=Path)
+    ap.add_argument("--judge", type=Path, required=True)
+    ap.add_argument("--per-pair", type=int, default=100)
+    ap.add_argument("--steps", type=int, default=1000)
+    ap.add_argument("--patience", type=int, default=50)
+    ap.add_argument("--min-delta", type=float, default=1e-4)
+    ap.add_argument("--device", default="cpu")
+    a = ap.parse_args()
+    sweep = SweepConfig(per_pair=a.per_pair)
+    fixed = AttackConfig(steps=a.steps)
+    early = apply_overrides(fixed, {"early_stop": True, "patience": a.patience, "min_delta": a.min_delta})
+    print(f"90 pairs x {a.per_pair} images per pair, {a.steps} steps, device {a.device}; "
+          f"early stopping: patience {a.patience}, min_delta {a.min_delta}")
+    for vae in a.runs:
+        with tempfile.TemporaryDirectory() as d:
+            f = run(vae, a.judge, Path(d) / "fixed", fixed, sweep, a.device)
+            e = run(vae, a.judge, Path(d) / "early", early, sweep, a.device)
+        print(f"{vae.name}: {f['attacked']} sources attacked")
+        for name, r in (("fixed", f), ("early-stop", e)):
+            print(f"  {name:10s} {r['seconds'] / 60:7.2f} min  encoder evals {r['evaluations']:>12,d}"
+                  f"  AS ignore-target {r['ignore']:.2%}  AS target {r['target']:.2%}")
+        print(f"  early/fixed: time {e['seconds'] / f['seconds']:.3f}, evaluations {e['evaluations'] / max(f['evaluations'], 1):.3f};"
+              f" AS ignore-target diff {100 * (e['ignore'] - f['ignore']):+.2f} pt, AS target diff {100 * (e['target'] - f['target']):+.2f} pt")
+
+
+if __name__ == "__main__":
+    main()
