@@ -72,18 +72,38 @@ class ObjectiveConfig:
     """The training objective (PROTOCOL §3); ``name`` picks a registered objective.
 
     - ``elbo``: recon + beta * (KL_gauss + KL_cat)           (beta = 1: plain VAE)
+    - ``beta_vae``: the same with the beta-VAE's beta > 1 (Higgins et al. 2017)
     - ``capacity``: recon + gamma * |KL_gauss + KL_cat - C(t)|   (Burgess et al. 2018)
     - ``jointvae``: recon + gamma * |KL_gauss - C_z(t)| + gamma * |KL_cat - C_c(t)|  (Dupont 2018)
+    - ``beta_tcvae``: recon + mi_weight * MI + beta * TC + dim_kl_weight * dim-KL (+ KL_cat)
+      (Chen et al. 2018: alpha = ``mi_weight``, beta = ``beta``, gamma = ``dim_kl_weight``)
+    - ``factor_vae``: recon + KL_gauss + KL_cat + gamma * TC, TC by a discriminator
+      (Kim & Mnih 2018; ``disc_*`` configure the discriminator and its Adam)
+    - ``dip_vae``: recon + KL_gauss + KL_cat + lambda_od * sum offdiag(Cov)^2
+      + lambda_d * sum (diag(Cov) - 1)^2, Cov = Cov[mu] (``dip_type`` i) or
+      E[diag sigma^2] + Cov[mu] (ii)  (Kumar et al. 2018)
     C(t) rises linearly from 0 to ``capacity_max`` over ``capacity_steps`` and is then held.
+    ``dataset_size`` is beta-TCVAE's N (minibatch-weighted sampling); null = the size of the
+    training set, which the trainer passes to the objective.
     """
 
     name: str = "elbo"
-    beta: float = 1.0
-    gamma: float = 30.0
+    beta: float = 1.0  # KL weight (elbo, beta_vae); TC weight (beta_tcvae)
+    gamma: float = 30.0  # capacity / jointvae weight; TC weight (factor_vae)
     capacity_max: float = 5.0  # nats, Gaussian (or total) capacity
     capacity_steps: int = 100_000
     cat_capacity_max: float | None = None  # nats, categorical capacity; None = capacity_max
     cat_capacity_steps: int | None = None  # None = capacity_steps
+    mi_weight: float = 1.0  # beta_tcvae: weight of the index-code mutual information (Chen's alpha)
+    dim_kl_weight: float = 1.0  # beta_tcvae: weight of the dimension-wise KL (Chen's gamma)
+    dataset_size: int | None = None  # beta_tcvae: N of minibatch-weighted sampling; None = training set size
+    disc_hidden: int = 1000  # factor_vae: discriminator width (Kim & Mnih: 1000)
+    disc_layers: int = 6  # factor_vae: discriminator hidden layers (Kim & Mnih: 6)
+    disc_lr: float = 1e-4  # factor_vae: discriminator Adam learning rate (Kim & Mnih: 1e-4)
+    disc_betas: tuple[float, ...] = (0.5, 0.9)  # factor_vae: discriminator Adam betas (Kim & Mnih)
+    lambda_od: float = 10.0  # dip_vae: weight of the off-diagonal penalty
+    lambda_d: float = 100.0  # dip_vae: weight of the diagonal penalty (paper: 10 * lambda_od for i, lambda_od for ii)
+    dip_type: str = "i"  # dip_vae: "i" (Cov[mu]) or "ii" (E[diag sigma^2] + Cov[mu])
 
     def __post_init__(self) -> None:
         _check(
@@ -92,6 +112,18 @@ class ObjectiveConfig:
             gamma=(self.gamma, self.gamma >= 0, "a number >= 0"),
             capacity_max=(self.capacity_max, self.capacity_max >= 0, "a number of nats >= 0"),
             capacity_steps=(self.capacity_steps, self.capacity_steps >= 0, "an integer >= 0"),
+            mi_weight=(self.mi_weight, self.mi_weight >= 0, "a number >= 0"),
+            dim_kl_weight=(self.dim_kl_weight, self.dim_kl_weight >= 0, "a number >= 0"),
+            dataset_size=(self.dataset_size, self.dataset_size is None or self.dataset_size >= 1,
+                          "null (the training set size) or an integer >= 1"),
+            disc_hidden=(self.disc_hidden, self.disc_hidden >= 1, "an integer >= 1"),
+            disc_layers=(self.disc_layers, self.disc_layers >= 1, "an integer >= 1"),
+            disc_lr=(self.disc_lr, self.disc_lr > 0, "a number > 0"),
+            disc_betas=(list(self.disc_betas), len(self.disc_betas) == 2 and all(0 <= b < 1 for b in self.disc_betas),
+                        "two numbers in [0, 1), e.g. [0.5, 0.9]"),
+            lambda_od=(self.lambda_od, self.lambda_od >= 0, "a number >= 0"),
+            lambda_d=(self.lambda_d, self.lambda_d >= 0, "a number >= 0"),
+            dip_type=(self.dip_type, self.dip_type in ("i", "ii"), "one of: i, ii"),
         )
 
 

@@ -4,7 +4,9 @@ A VAE run directory holds ``config.yaml``, ``model.safetensors`` + ``model.json`
 ``train_state.pt`` (weights, optimiser, noise-generator state and step: exact resume),
 ``metrics.jsonl`` and ``figures/``. Batches are drawn from a per-epoch permutation that
 depends only on (seed, epoch), so a resumed run sees the same batches as an
-uninterrupted one.
+uninterrupted one. An objective with networks of its own (FactorVAE's discriminator; see
+:class:`vaerobust.objectives.Objective`) adds ``objective.safetensors`` and keeps its
+networks and optimiser in ``train_state.pt`` too.
 """
 
 from __future__ import annotations
@@ -22,13 +24,14 @@ from torch import Tensor, nn
 
 from vaerobust import __version__, io
 from vaerobust.config import ConfigError, JudgeConfig, RunConfig, diff_keys, dump_yaml, normalized, to_dict
-from vaerobust.data import fingerprint, load_dataset
+from vaerobust.data import fingerprint, is_lazy, load_dataset
 from vaerobust.models import VAE, LatentSpec, LeNet32, VAEOutput, build_vae
 from vaerobust.objectives import build_objective
 
 log = logging.getLogger(__name__)
 
 COMPLETE = "complete.json"  # written last: the run finished and its outputs are final
+AUX_SEED_OFFSET = 10_007  # seeds the batch schedule of an objective's second batch (FactorVAE)
 
 
 def resolve_device(device: str) -> torch.device:
@@ -86,9 +89,14 @@ def batch_indices(step: int, n: int, batch_size: int, seed: int) -> Tensor:
 
 
 def check_images(x: Tensor, shape: tuple[int, ...], what: str) -> None:
-    """One-line errors for wrong shapes, NaN, or pixels outside [0, 1]."""
-    if x.dim() != 4 or tuple(x.shape[1:]) != tuple(shape):
+    """One-line errors for wrong shapes, NaN, or pixels outside [0, 1].
+
+    A lazy container (:func:`vaerobust.data.is_lazy`) is checked on its shape and its first 256 images.
+    """
+    if len(x.shape) != 4 or tuple(x.shape[1:]) != tuple(shape):
         raise ValueError(f"{what}: images of shape {tuple(x.shape)}, expected [N, {', '.join(map(str, shape))}]")
+    if is_lazy(x):
+        x = x[:256]
     if torch.isnan(x).any():
         raise ValueError(f"{what}: images contain NaN")
     lo, hi = float(x.min()), float(x.max())
@@ -106,8 +114,9 @@ def _progress(total: int, initial: int, desc: str, enabled: bool) -> Any:
 
 
 def build_model(cfg: RunConfig) -> VAE:
+    """The run's VAE; ``data.image_size`` sizes any-size archs (mlp) and is checked against conv archs."""
     spec = LatentSpec(cfg.model.gaussian_dims, tuple(cfg.model.categorical))
-    return VAE(spec, arch=cfg.model.arch, hidden=cfg.model.hidden)
+    return VAE(spec, arch=cfg.model.arch, hidden=cfg.model.hidden, image_size=cfg.data.image_size)
 
 
 def train_vae(
@@ -137,9 +146,12 @@ def train_vae(
     model = build_model(cfg)
     check_images(x, model.image_shape, f"dataset {cfg.data.name!r}")
     data_hash = fingerprint(x, _)
-    x = x.to(dev)
+    lazy = is_lazy(x)  # a lazy container stays on the CPU; each batch is decoded and moved
+    if not lazy:
+        x = x.to(dev)
     model.to(dev)
     objective = build_objective(cfg.objective)
+    objective.setup(model.spec, dataset_size=int(x.shape[0]), device=dev)  # its own networks, if any
     opt = torch.optim.Adam(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
     noise = torch.Generator(device=dev).manual_seed(tc.seed + 1)
 
@@ -150,6 +162,7 @@ def train_vae(
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         noise.set_state(state["noise_rng"])
+        objective.load_state_dict(state.get("objective", {}))
         step = int(state["step"])
         # drop log lines written after the checkpoint we resume from
         rows = [r for r in io.read_jsonl(out / "metrics.jsonl") if r["step"] <= step]
@@ -165,9 +178,12 @@ def train_vae(
 
     def checkpoint() -> None:
         io.save_weights(out / "model.safetensors", model)
+        if len(objective.modules()):  # e.g. FactorVAE's discriminator
+            io.save_weights(out / "objective.safetensors", objective.modules())
         io.torch_save(
             state_path,
-            {"model": model.state_dict(), "optimizer": opt.state_dict(), "noise_rng": noise.get_state(), "step": step},
+            {"model": model.state_dict(), "optimizer": opt.state_dict(), "noise_rng": noise.get_state(), "step": step,
+             "objective": objective.state_dict()},
         )
 
     end = tc.steps if stop_at is None else min(stop_at, tc.steps)
@@ -176,18 +192,25 @@ def train_vae(
     t0, seen = time.perf_counter(), 0
     pending: list[dict] = []
     while step < end:
-        idx = batch_indices(step, x.shape[0], tc.batch_size, tc.seed).to(dev)
-        xb = x[idx]
+        idx = batch_indices(step, x.shape[0], tc.batch_size, tc.seed)
+        xb = x[idx].to(dev) if lazy else x[idx.to(dev)]
         post = model.encode(xb)
         code = post.sample(tc.temperature, generator=noise)
         res = objective(VAEOutput(post, code, model.decoder(code)), xb, step)
         opt.zero_grad(set_to_none=True)
         res.loss.backward()
+        code_aux = None
+        if objective.needs_aux_batch:  # the code of a second, independent batch (FactorVAE)
+            ia = batch_indices(step, x.shape[0], tc.batch_size, tc.seed + AUX_SEED_OFFSET)
+            with torch.no_grad():
+                code_aux = model.encode(x[ia].to(dev) if lazy else x[ia.to(dev)]).sample(tc.temperature, generator=noise)
+        # the objective's own step, while the VAE still has the parameters its loss used
+        aux = {k: float(v) for k, v in objective.aux_step(code.detach(), code_aux, step, noise).items()}
         opt.step()
         step += 1
         seen += xb.shape[0]
         if step % tc.log_every == 0 or step == tc.steps:
-            row = {"step": step, **res.scalars(), "images_per_s": seen / max(time.perf_counter() - t0, 1e-9)}
+            row = {"step": step, **res.scalars(), **aux, "images_per_s": seen / max(time.perf_counter() - t0, 1e-9)}
             pending.append(row)
             bar.set_postfix(loss=f"{row['loss']:.1f}", recon=f"{row['recon']:.1f}")
         if step % tc.checkpoint_every == 0 or step == end:

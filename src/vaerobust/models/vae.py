@@ -32,19 +32,39 @@ class VAEOutput:
 class VAE(nn.Module):
     """q(z, c | x) by ``encoder``; p(x | z, c) Bernoulli by ``decoder``.
 
+    ``arch`` names a registered encoder/decoder pair. A conv arch takes one image shape
+    (``conv32``: 1x32x32, ``conv64``: 1x64x64; ``image_size``, if given, must match); an
+    any-size arch (``mlp``) takes 1 x ``image_size`` x ``image_size``. ``image_shape`` is the
+    input shape [C, H, W] either way.
+
     ``forward(x, sample=True)`` samples the code (reparameterised Gaussian, Concrete
     categorical at ``temperature``); ``sample=False`` uses :meth:`Posterior.mode`.
     """
 
-    def __init__(self, spec: LatentSpec, arch: str = "conv32", hidden: int = 128) -> None:
+    def __init__(self, spec: LatentSpec, arch: str = "conv32", hidden: int = 128, image_size: int | None = None) -> None:
         super().__init__()
         self.spec = spec
         self.arch = arch
         self.hidden = hidden
-        enc_cls = ENCODERS.get(arch)
-        self.encoder = enc_cls(spec.n_params, hidden)
-        self.decoder = DECODERS.get(arch)(spec.code_size, hidden)
-        self.image_shape: tuple[int, int, int] = tuple(enc_cls.image_shape)  # type: ignore[assignment]
+        enc_cls, dec_cls = ENCODERS.get(arch), DECODERS.get(arch)
+        fixed = enc_cls.image_shape  # a conv arch's one input shape; None: any size (mlp)
+        if fixed is None:
+            if image_size is None or image_size < 1:
+                raise ValueError(f"arch {arch!r} takes images of any size: expected image_size >= 1, got {image_size!r}")
+            shape = (1, image_size, image_size)
+            self.encoder = enc_cls(spec.n_params, hidden, image_shape=shape)
+            self.decoder = dec_cls(spec.code_size, hidden, image_shape=shape)
+        else:
+            if image_size is not None and image_size != fixed[-1]:
+                raise ValueError(
+                    f"arch {arch!r} takes {fixed[-2]}x{fixed[-1]} images, got image_size={image_size}; "
+                    f"set data.image_size: {fixed[-1]} or pick another model.arch"
+                )
+            shape = tuple(fixed)
+            self.encoder = enc_cls(spec.n_params, hidden)
+            self.decoder = dec_cls(spec.code_size, hidden)
+        self.image_shape: tuple[int, int, int] = shape  # type: ignore[assignment]
+        self._free_size = fixed is None
 
     def encode(self, x: Tensor) -> Posterior:
         return self.spec.split(self.encoder(x))
@@ -65,15 +85,21 @@ class VAE(nn.Module):
 
     def describe(self) -> dict:
         """What :func:`build_vae` needs to rebuild this network (saved as model.json)."""
-        return {
+        desc = {
             "kind": "vae",
             "arch": self.arch,
             "hidden": self.hidden,
             "gaussian": self.spec.gaussian,
             "categorical": list(self.spec.categorical),
         }
+        if self._free_size:  # only archs without a fixed input shape need it (keeps conv32's model.json)
+            desc["image_size"] = self.image_shape[-1]
+        return desc
 
 
 def build_vae(description: dict) -> VAE:
+    """The network :meth:`VAE.describe` described (``image_size`` only for any-size archs)."""
     spec = LatentSpec(int(description["gaussian"]), tuple(int(k) for k in description["categorical"]))
-    return VAE(spec, arch=description["arch"], hidden=int(description["hidden"]))
+    size = description.get("image_size")
+    return VAE(spec, arch=description["arch"], hidden=int(description["hidden"]),
+               image_size=None if size is None else int(size))

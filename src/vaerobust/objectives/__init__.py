@@ -1,7 +1,13 @@
 """Training objectives; every one registered in :data:`OBJECTIVES` and architecture-agnostic."""
 
 from vaerobust.config import ObjectiveConfig
-from vaerobust.objectives import elbo as _elbo  # noqa: F401  (registers the ELBO family)
+# importing each module registers its objectives
+from vaerobust.objectives import beta_tcvae as _beta_tcvae  # noqa: F401
+from vaerobust.objectives import beta_vae as _beta_vae  # noqa: F401
+from vaerobust.objectives import capacity as _capacity  # noqa: F401
+from vaerobust.objectives import dip_vae as _dip_vae  # noqa: F401
+from vaerobust.objectives import elbo as _elbo  # noqa: F401
+from vaerobust.objectives import factor_vae as _factor_vae  # noqa: F401
 from vaerobust.objectives.base import OBJECTIVES, LossOutput, Objective
 
 
