@@ -7,7 +7,10 @@ differences (the early-stopping check: within 1 point absolute, at most a quarte
 evaluations).
 
     python benchmarks/bench_sweep.py --judge runs/X/judge runs/X/models/disentangled runs/X/models/entangled \
-        [--per-pair 100] [--patience 50] [--min-delta 1e-4] [--device cpu]
+        [--per-pair 100] [--patience 50] [--min-delta 1e-4] [--device cpu] [--no-reuse]
+
+A run whose own ``attacks/latent`` sweep has exactly these settings (e.g. made by
+``reproduce``) is not attacked again with fixed steps: its recorded results and time are used.
 """
 
 from __future__ import annotations
@@ -18,16 +21,31 @@ import time
 from pathlib import Path
 
 from vaerobust import io
-from vaerobust.config import AttackConfig, SweepConfig, apply_overrides
+from vaerobust.config import AttackConfig, SweepConfig, apply_overrides, normalized, to_dict
 from vaerobust.evaluation import attack_sweep
 
 
 def run(vae: Path, judge: Path, out: Path, attack: AttackConfig, sweep: SweepConfig, device: str) -> dict:
     t0 = time.perf_counter()
     attack_sweep(vae, judge, out, attack, sweep, device=device, progress=False)
+    return read(out, time.perf_counter() - t0)
+
+
+def reusable(vae: Path, attack: AttackConfig, sweep: SweepConfig) -> Path | None:
+    """The run's own fixed-step sweep (RUN/attacks/latent) if it was made with exactly these settings."""
+    d = vae / "attacks" / attack.name
+    if not (d / "complete.json").is_file():
+        return None
+    s = io.read_json(d / "summary.json")
+    same = (normalized(AttackConfig, s.get("attack")) == to_dict(attack)
+            and normalized(SweepConfig, s.get("sweep")) == to_dict(sweep))
+    return d if same else None
+
+
+def read(out: Path, seconds: float | None = None) -> dict:
     s = io.read_json(out / "summary.json")
     return {
-        "seconds": time.perf_counter() - t0,
+        "seconds": s["seconds"] if seconds is None else seconds,
         "evaluations": s.get("encoder_evaluations", 0),
         "attacked": s["n_attacked"],
         "ignore": s["results"]["ignore"]["overall"]["mean"],
@@ -44,6 +62,8 @@ def main() -> None:
     ap.add_argument("--patience", type=int, default=50)
     ap.add_argument("--min-delta", type=float, default=1e-4)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--no-reuse", action="store_true",
+                    help="Run the fixed-step sweep even where RUN/attacks/latent holds one with the same settings.")
     a = ap.parse_args()
     sweep = SweepConfig(per_pair=a.per_pair)
     fixed = AttackConfig(steps=a.steps)
@@ -52,7 +72,10 @@ def main() -> None:
           f"early stopping: patience {a.patience}, min_delta {a.min_delta}")
     for vae in a.runs:
         with tempfile.TemporaryDirectory() as d:
-            f = run(vae, a.judge, Path(d) / "fixed", fixed, sweep, a.device)
+            own = None if a.no_reuse else reusable(vae, fixed, sweep)
+            if own is not None:
+                print(f"{vae.name}: fixed-step sweep reused from {own} (its recorded time, measured when it ran)")
+            f = read(own) if own is not None else run(vae, a.judge, Path(d) / "fixed", fixed, sweep, a.device)
             e = run(vae, a.judge, Path(d) / "early", early, sweep, a.device)
         print(f"{vae.name}: {f['attacked']} sources attacked")
         for name, r in (("fixed", f), ("early-stop", e)):

@@ -352,7 +352,7 @@ def test_early_stopping_saves_evaluations_at_a_similar_loss(tiny) -> None:  # ty
     with torch.no_grad():
         ctx = fixed.target(xs, xt)
         lf, le = fixed.loss(xf, xs, ctx), fixed.loss(xe, xs, ctx)
-    assert (le <= lf * 1.02 + 1e-3).all(), (lf, le)
+    assert (le <= lf * 1.10).all(), (lf, le)  # stops on a plateau: within 10% of the full run's loss
 
 
 def test_early_stopping_with_endless_patience_is_the_fixed_run(tiny) -> None:  # type: ignore[no-untyped-def]

@@ -138,3 +138,21 @@ def test_train_train_classifier_and_attack(tmp_path: Path, no_figures: None) -> 
     assert summary["sweep"]["pairs"] == "1-7,3-8" and summary["n_pairs_formed"] == 4
     assert summary["data"]["name"] == "synthetic"  # taken from the VAE run's config.yaml
     assert "AS ignore-target" in res.output
+
+    # a strength sweep of another attack: one sweep per grid value, then the curve
+    res = runner.invoke(app, [
+        "attack", str(vae), "--judge", str(judge), "--pairs", "1-7", "--per-pair", "2", "--attack", "output",
+        "--sweep", "lam=0.1,10", "--set", "attack.steps=2", "--device", "cpu", "--no-progress",
+    ])
+    assert res.exit_code == 0, res.output
+    curve = json.loads((vae / "attacks" / "output-lam-sweep" / "curve.json").read_text())
+    assert curve["attack"]["name"] == "output" and curve["values"] == [0.1, 10.0]
+    assert [p["directory"] for p in curve["points"]] == ["points/lam=0.1", "points/lam=10"]
+    assert "lam=0.1: AS ignore-target" in res.output and "AUDDC" in res.output
+
+    # disentanglement measures of the same run
+    res = runner.invoke(app, ["evaluate", str(vae), "--metrics", "active_dims", "--device", "cpu"])
+    assert res.exit_code == 0, res.output
+    saved = json.loads((vae / "metrics" / "disentanglement.json").read_text())
+    assert set(saved["metrics"]) == {"active_dims"}
+    assert f"written: {vae / 'metrics' / 'disentanglement.json'}" in res.output

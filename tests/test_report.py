@@ -306,3 +306,42 @@ def test_report_of_a_model_without_attacks(study_root, tmp_path):
     assert doc["models"] == {} and doc["untested_models"] == ["my_model"]
     assert "No attack results under" in md and "![my_model reconstructions](figures/my_model__reconstructions.png)" in md
     assert not (tmp_path / "out" / "report.html").exists()
+
+
+def _curve(auddc: float) -> dict:
+    pts = [{"value": v, "n_attacked": 12, "dd_x": x, "dd_y": y, "dd_y_latent": y / 2, "l2": x, "linf": 0.1,
+            "out_dist": 1.0, "latent_dist": 1.0,
+            "ignore": {"mean": m, "ci_low": m / 2, "ci_high": min(1.0, m * 1.5)},
+            "target": {"mean": m / 2, "ci_low": m / 4, "ci_high": m}}
+           for v, x, y, m in ((0.1, 0.9, 0.2, 0.8), (1.0, 0.5, 0.6, 0.4), (10.0, 0.1, 0.95, 0.0))]
+    return {"key": "lam", "values": [0.1, 1.0, 10.0], "attack": {"name": "output"}, "points": pts, "log_x": True,
+            "auddc": auddc, "auddc_latent": auddc / 2, "as_ignore_area": 0.8, "as_ignore_mean": 0.4,
+            "as_target_area": 0.4, "as_target_mean": 0.2}
+
+
+def test_report_shows_latent_codes_and_curves(study_root, tmp_path):
+    root = tmp_path / "study"
+    shutil.copytree(study_root, root)
+    codes = {"metrics": {"active_dims": {"active": 7, "mean_kl_per_dim": [0.5] * 7 + [0.0] * 3, "threshold_nats": 0.01},
+                         "categorical_agreement": [{"nmi": 0.6123, "best_map_accuracy": 0.7}]},
+             "not_applicable": {"mig": "needs a dataset with a ground-truth factor grid; 'mnist' has none"},
+             "split": "test"}
+    io.write_json(root / "models" / "disentangled" / "metrics" / "disentanglement.json", codes)
+    io.write_json(root / "models" / "disentangled" / "attacks" / "output-lam-sweep" / "curve.json", _curve(0.4321))
+    io.write_json(root / "models" / "my_model" / "attacks" / "output-lam-sweep" / "curve.json", _curve(0.2))
+    out = tmp_path / "report"
+    md = build_report(root, out).read_text()
+    section = md[md.index("## Latent codes"):md.index("## Robustness curves")]
+    row = md_row(section, "disentangled")
+    assert row[1:5] == ["10", "7", "0.612", "70.0%"]
+    assert "| my_model |" not in section  # no measures written for it: no row
+    assert "not measured here: mig: needs a dataset with a ground-truth factor grid" in section
+    curves = md[md.index("## Robustness curves"):]
+    assert md_row(curves, "disentangled")[1:5] == ["3 values 0.1..10", "12", "0.432", "0.216"]
+    assert md_row(curves, "my_model")[3] == "0.200"
+    for name in ("curve_output-lam-sweep_dd.png", "curve_output-lam-sweep_as.png"):
+        assert _is_png(out / "figures" / name) and f"figures/{name}" in curves
+    doc = json.loads((out / "summary.json").read_text())
+    assert doc["latent_codes"]["disentangled"]["metrics"]["active_dims"]["active"] == 7
+    assert doc["curves"]["output-lam-sweep"]["my_model"]["auddc"] == 0.2
+    assert set(doc["models"]) == {"disentangled", "entangled_wd", "my_model"}  # the sweeps are not attack tables

@@ -213,7 +213,8 @@ def test_sweep_writes_its_files(sweep_dir: Path) -> None:
 def test_examples_csv_rows_and_columns(sweep_dir: Path) -> None:
     df = pd.read_csv(sweep_dir / "examples.csv")
     assert list(df.columns) == ["source", "target", "src_index", "tgt_index", "clean_pred", "kept", "adv_pred",
-                                "l2", "linf", "latent_dist", "latent_dist_clean"]
+                                "l2", "linf", "latent_dist", "latent_dist_clean", "out_dist", "out_dist_clean",
+                                "out_floor", "src_tgt_dist"]
     assert len(df) == _n_formed()
     counts = df.groupby(["source", "target"]).size()
     for s in CLASSES:
@@ -226,7 +227,7 @@ def test_examples_csv_rows_and_columns(sweep_dir: Path) -> None:
     assert (df.kept == (df.source != 3)).all()
     assert (df.clean_pred == np.where(df.source == 3, 4, df.source)).all()
     skipped = df[~df.kept]
-    assert (skipped.adv_pred == -1).all() and skipped[["l2", "linf", "latent_dist", "latent_dist_clean"]].isna().all().all()
+    assert (skipped.adv_pred == -1).all() and skipped[["l2", "linf", "latent_dist", "out_dist", "src_tgt_dist"]].isna().all().all()
 
 
 def test_examples_csv_values(sweep_dir: Path) -> None:
@@ -248,6 +249,12 @@ def test_examples_csv_values(sweep_dir: Path) -> None:
     # odd sources: x_adv = x_s
     assert (odd.l2 == 0).all() and (odd.linf == 0).all()
     np.testing.assert_allclose(odd.latent_dist, odd.latent_dist_clean, rtol=1e-6)
+    # output distances (the identity VAE reconstructs exactly): ||x_adv - x_t||, ||x_s - x_t||, 0, ||x_t - x_s||
+    np.testing.assert_allclose(att.src_tgt_dist, clean_dist, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(att.out_dist_clean, clean_dist, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(att.out_floor, 0.0, atol=1e-7)
+    np.testing.assert_allclose(even.out_dist, 1.0, rtol=1e-6)  # the marker pixel
+    np.testing.assert_allclose(odd.out_dist, odd.out_dist_clean, rtol=1e-6)
 
 
 def _expected_target_rate() -> np.ndarray:

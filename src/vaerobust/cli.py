@@ -95,11 +95,18 @@ def attack(
     pairs: str = typer.Option("all", help="'all' ordered class pairs, or e.g. '1-7,3-8'."),
     per_pair: Optional[int] = typer.Option(None, help="Images per pair (default: all test images)."),
     preset: str = typer.Option("sootla2018", help="Study whose attack settings are the defaults."),
+    attack_name: Optional[str] = typer.Option(None, "--attack", help="latent, output, kl, unsupervised or classifier."),
+    sweep_spec: Optional[str] = typer.Option(
+        None, "--sweep", help="A strength grid: KEY=START:STOP:N[:log|:lin] or KEY=V1,V2 (KEY: lam, eps, l2_eps, steps)."),
     set_: List[str] = typer.Option([], "--set", help="e.g. --set attack.steps=200 --set sweep.seed=1"),
     device: str = typer.Option("auto", help=DEVICE_HELP),
     progress: bool = typer.Option(True),
 ) -> None:
-    """Attack a VAE over (source, target) pairs of the test split; judge the reconstructions."""
+    """Attack a VAE over (source, target) pairs of the test split; judge the reconstructions.
+
+    With --sweep, the attack runs once per grid value and the robustness curves (AS versus the
+    value, the distortion-distortion curve and its AUDDC) are written to OUT/curve.json.
+    """
     from vaerobust import io
     from vaerobust.config import apply_overrides, parse_overrides
     from vaerobust.evaluation import attack_sweep
@@ -112,12 +119,49 @@ def attack(
     if bad:
         raise ValueError(f"override {bad[0]!r}: expected a key under attack. or sweep.")
     acfg = apply_overrides(study.attack, {k[7:]: v for k, v in ov.items() if k.startswith("attack.")})
+    if attack_name is not None:
+        acfg = apply_overrides(acfg, {"name": attack_name})
     sweep = apply_overrides(sweep, {k[6:]: v for k, v in ov.items() if k.startswith("sweep.")})
+    if sweep_spec is not None:
+        from vaerobust.curves import parse_grid, strength_sweep
+
+        key, values = parse_grid(sweep_spec)
+        out = out or run / "attacks" / f"{acfg.name}-{key}-sweep"
+        strength_sweep(run, judge, out, acfg, sweep, key, values, device=device, progress=progress, echo=typer.echo)
+        curve = io.read_json(out / "curve.json")
+        for p in curve["points"]:
+            typer.echo(f"{key}={p['value']:g}: AS ignore-target {p['ignore']['mean']:.2%}, AS target "
+                       f"{p['target']['mean']:.2%}, L2 {p['l2']:.3f}, output distance {p['out_dist']:.3f}")
+        auddc = curve["auddc"]
+        typer.echo(f"AUDDC {auddc:.4f} (output), {curve['auddc_latent']:.4f} (latent) ({out})" if auddc is not None
+                   else f"AUDDC: no attacked example ({out})")
+        return
     out = out or run / "attacks" / acfg.name
     attack_sweep(run, judge, out, acfg, sweep, device=device, progress=progress)
     ov_ig = io.read_json(out / "summary.json")["results"]["ignore"]["overall"]
     ov_t = io.read_json(out / "summary.json")["results"]["target"]["overall"]
     typer.echo(f"AS ignore-target {ov_ig['mean']:.2%}, AS target {ov_t['mean']:.2%} ({out})")
+
+
+@app.command()
+def evaluate(
+    run: Path = typer.Argument(..., help="A trained VAE run directory."),
+    metrics: str = typer.Option("all", help="'all' or a comma list of metric names."),
+    device: str = typer.Option("auto", help=DEVICE_HELP),
+) -> None:
+    """Measure disentanglement on a run; writes RUN/metrics/disentanglement.json."""
+    import json
+
+    from vaerobust import io
+    from vaerobust.disentanglement import evaluate_run
+
+    path = evaluate_run(run, metrics, device=device)
+    res = io.read_json(path)
+    for name, value in res["metrics"].items():
+        typer.echo(f"{name}: {json.dumps(value)}")
+    for name, why in res["not_applicable"].items():
+        typer.echo(f"{name}: not applicable ({why})")
+    typer.echo(f"written: {path}")
 
 
 @app.command()

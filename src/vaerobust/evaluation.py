@@ -4,7 +4,8 @@
 - ``examples.csv``: one row per formed (source image, target image) pair: classes, test-set
   indices, the judge's label of the clean reconstruction, ``kept``, the judge's label of the
   adversarial reconstruction (-1 where not attacked), L2 / L-inf distortion, the latent
-  distance phi(x_adv) - phi(x_t) and the clean one phi(x_s) - phi(x_t);
+  distance phi(x_adv) - phi(x_t) and the clean one phi(x_s) - phi(x_t), the output distance
+  ||recon(x_adv) - x_t||, its no-attack value, its floor ||recon(x_t) - x_t|| and ||x_t - x_s||;
 - ``summary.json``: settings, provenance, success matrices with Wilson intervals, marginals,
   overall means (recomputable from ``examples.csv`` alone);
 - ``samples.npz``: a few sources, targets, adversarial inputs and their reconstructions.
@@ -129,8 +130,8 @@ def attack_sweep(
     pairs = make_pairs(y.numpy(), tuple(sweep.classes), sweep.per_pair, sweep.seed, sweep.pairs)
     pairs["clean_pred"] = clean_pred[pairs.src_index.to_numpy()]
     pairs["kept"] = pairs.clean_pred == pairs.source
-    for col, fill in (("adv_pred", -1), ("l2", np.nan), ("linf", np.nan), ("latent_dist", np.nan), ("latent_dist_clean", np.nan)):
-        pairs[col] = fill
+    for col in RESULT_COLUMNS:
+        pairs[col] = -1 if col == "adv_pred" else np.nan
     rows = np.flatnonzero(pairs.kept.to_numpy())
 
     atk = build_attack(vae, attack, judge=judge)
@@ -181,6 +182,8 @@ def attack_sweep(
         "image_steps": int(len(rows)) * attack.steps * attack.restarts,  # the fixed-step budget
         "encoder_evaluations": evaluations,  # per-example encoder passes actually spent (early stopping saves some)
         "results": table.to_json(),
+        # means over the attacked examples (NaN-free: every attacked row has them)
+        "distances": {c: _mean(pairs.loc[rows, c]) for c in RESULT_COLUMNS if c != "adv_pred"},
     }
     io.write_json(out / "summary.json", summary)
     io.write_json(out / COMPLETE, {"version": __version__})
@@ -188,7 +191,12 @@ def attack_sweep(
     return out
 
 
-RESULT_COLUMNS = ("adv_pred", "l2", "linf", "latent_dist", "latent_dist_clean")
+# Per attacked example: the judge's class of recon(x_adv); ||x_adv - x_s||_2 and _inf; the
+# latent feature distance to the target after and before the attack; the output distance
+# ||recon(x_adv) - x_t||_2, its no-attack value ||recon(x_s) - x_t||_2 and its floor
+# ||recon(x_t) - x_t||_2; and ||x_t - x_s||_2 (the distortion-distortion curve's scales).
+RESULT_COLUMNS = ("adv_pred", "l2", "linf", "latent_dist", "latent_dist_clean",
+                  "out_dist", "out_dist_clean", "out_floor", "src_tgt_dist")
 SAMPLE_KEYS = ("row", "x_src", "x_tgt", "x_adv", "recon_adv", "recon_src")
 
 
@@ -202,6 +210,7 @@ def _attack_batch(atk, vae: VAE, judge, x: Tensor, pairs: pd.DataFrame, r: np.nd
     evaluations = atk.evaluations  # encoder passes (per example) the attack spent on this batch
     with torch.no_grad():
         rec = reconstruct(vae, x_adv)
+        rec_src, rec_tgt = reconstruct(vae, xs), reconstruct(vae, xt)
         f_adv, f_src, f_tgt = features(vae, x_adv), features(vae, xs), features(vae, xt)
         out = {
             "adv_pred": predict(judge, rec).cpu().numpy(),
@@ -209,15 +218,24 @@ def _attack_batch(atk, vae: VAE, judge, x: Tensor, pairs: pd.DataFrame, r: np.nd
             "linf": (x_adv - xs).abs().flatten(1).amax(1).cpu().numpy(),
             "latent_dist": l2(f_adv - f_tgt).cpu().numpy(),
             "latent_dist_clean": l2(f_src - f_tgt).cpu().numpy(),
+            "out_dist": l2(rec - xt).cpu().numpy(),
+            "out_dist_clean": l2(rec_src - xt).cpu().numpy(),
+            "out_floor": l2(rec_tgt - xt).cpu().numpy(),
+            "src_tgt_dist": l2(xt - xs).cpu().numpy(),
             "rows": r,
             "evaluations": np.array(evaluations, dtype=np.int64),
         }
         sel = torch.as_tensor(np.flatnonzero(keep), device=dev)
         pics = {"x_src": xs, "x_tgt": xt, "x_adv": x_adv, "recon_adv": rec}
         out.update({k: v[sel].cpu().numpy() for k, v in pics.items()})
-        out["recon_src"] = reconstruct(vae, xs[sel]).cpu().numpy()
+        out["recon_src"] = rec_src[sel].cpu().numpy()
         out["row"] = r[keep]
     return out
+
+
+def _mean(col: pd.Series) -> float | None:
+    v = col.to_numpy(dtype=float)
+    return float(v.mean()) if v.size else None
 
 
 def _read_batch(path: Path, rows: np.ndarray) -> dict[str, np.ndarray] | None:
@@ -229,7 +247,7 @@ def _read_batch(path: Path, rows: np.ndarray) -> dict[str, np.ndarray] | None:
             res = {k: f[k] for k in f.files}
     except Exception:  # a file cut by a kill: attack that batch again
         return None
-    if "rows" not in res or not np.array_equal(res["rows"], rows):
+    if "rows" not in res or not np.array_equal(res["rows"], rows) or any(c not in res for c in RESULT_COLUMNS):
         return None
     return res
 

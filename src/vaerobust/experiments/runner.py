@@ -221,6 +221,11 @@ def reproduce(
         if not is_complete(run):
             echo(f"training {name} ...")
         train_vae(cfg.run_config(name), run, device=device, progress=progress)
+        if not (run / "metrics" / "disentanglement.json").is_file():
+            from vaerobust.disentanglement import evaluate_run
+
+            echo(f"measuring the latent codes of {name} ...")
+            evaluate_run(run, "all", device=device)
         atk_dir = run / "attacks" / cfg.attack.name
         if not is_complete(atk_dir):
             echo(f"attacking {name} ...")

@@ -259,3 +259,64 @@ def marginals_png(summaries: dict, path: Path, which: str = "ignore", title: str
     ax.set_title(title or f"source marginals ({'AS ignore-target' if which == 'ignore' else 'AS target'})", fontsize=10)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     return save_png(fig, path)
+
+
+def dd_curves_png(curves: dict, path: Path, title: str = "distortion-distortion curves") -> Path:
+    """Overlaid normalised distortion-distortion curves (Gondim-Ribeiro et al. 2018), one per model.
+
+    ``curves``: label -> a strength sweep's ``curve.json`` dict. x = input distortion over
+    ||x_t - x_s||, y = normalised output distance to the target (1: no attack, 0: as close as
+    the target's own reconstruction); each curve starts at the no-attack point (0, 1). The
+    legend carries each curve's AUDDC. Left: pixel space; right: latent space.
+    """
+    from vaerobust.metrics.curves import dd_curve
+
+    plt = _plt()
+    if not curves:
+        raise ValueError("dd_curves_png: no curves to draw")
+    fig, axes = plt.subplots(1, 2, figsize=(9.0, 3.8))
+    for ax, ykey, akey, name in ((axes[0], "dd_y", "auddc", "output"), (axes[1], "dd_y_latent", "auddc_latent", "latent")):
+        for i, (label, c) in enumerate(curves.items()):
+            pts = c["points"]
+            x, y = dd_curve([p["dd_x"] for p in pts], [p[ykey] for p in pts])
+            a = c.get(akey)
+            ax.plot(x, y, marker="o", ms=3, color=plt.get_cmap("tab10")(i % 10),
+                    label=f"{label} (AUDDC {a:.3f})" if a is not None else label)
+        ax.set_xlabel("input distortion / ||x_t - x_s||")
+        ax.set_ylabel(f"normalised {name} distance to target")
+        ax.set_xlim(left=0)
+        ax.axhline(0, color="grey", lw=0.5)
+        ax.legend(fontsize=7, frameon=False)
+        ax.set_title(f"{name} space", fontsize=9)
+    fig.suptitle(title, fontsize=10)
+    return save_png(fig, path)
+
+
+def success_curves_png(curves: dict, path: Path, title: str = "attack success vs strength") -> Path:
+    """AS ignore-target and AS target (percent, 95% bands) against the swept value, one line per model."""
+    plt = _plt()
+    if not curves:
+        raise ValueError("success_curves_png: no curves to draw")
+    fig, axes = plt.subplots(1, 2, figsize=(9.0, 3.6), sharey=True)
+    for ax, which, name in ((axes[0], "ignore", "AS ignore-target"), (axes[1], "target", "AS target")):
+        for i, (label, c) in enumerate(curves.items()):
+            pts = c["points"]
+            v = np.array([p["value"] for p in pts], dtype=float)
+            m = np.array([np.nan if p[which]["mean"] is None else 100 * p[which]["mean"] for p in pts], dtype=float)
+            lo = np.array([np.nan if p[which]["ci_low"] is None else 100 * p[which]["ci_low"] for p in pts], dtype=float)
+            hi = np.array([np.nan if p[which]["ci_high"] is None else 100 * p[which]["ci_high"] for p in pts], dtype=float)
+            color = plt.get_cmap("tab10")(i % 10)
+            ok = np.isfinite(m) & (v > 0 if c.get("log_x") else np.isfinite(v))  # no attacked example: no point
+            ax.plot(v[ok], m[ok], marker="o", ms=3, color=color, label=label)
+            ax.fill_between(v[ok], lo[ok], hi[ok], color=color, alpha=0.2, lw=0)
+        vals = [p["value"] for c in curves.values() for p in c["points"]]
+        if any(c.get("log_x") for c in curves.values()) and vals and min(vals) > 0:
+            ax.set_xscale("log")
+            ax.set_xlim(min(vals) / 1.5, max(vals) * 1.5)
+        ax.set_xlabel(next(iter(curves.values()))["key"])
+        ax.set_ylabel(f"{name} (%)")
+        ax.set_ylim(0, 100)
+        ax.set_title(name, fontsize=9)
+    axes[0].legend(fontsize=7, frameon=False)
+    fig.suptitle(title, fontsize=10)
+    return save_png(fig, path)

@@ -39,7 +39,7 @@ from typing import Any
 import yaml
 
 from vaerobust import __version__, io
-from vaerobust.report import references, tables
+from vaerobust.report import extras, references, tables
 
 Z95 = 1.959964
 
@@ -684,6 +684,15 @@ def build_report(root: str | Path, out: str | Path, html: bool = True) -> Path:
             else:
                 md.append("No samples.npz: no source was attacked.\n")
 
+    codes = {r.label: c for r in runs if (c := extras.read_codes(r.directory)) is not None}
+    if codes:
+        md.append("## Latent codes: disentanglement measures of the attacked checkpoints\n")
+        md.append("Written by `vaerobust evaluate RUN` (`metrics/disentanglement.json` in each run directory).\n")
+        md += extras.codes_table_markdown(codes, {r.label: (r.config.get("model") or {}).get("gaussian_dims")
+                                                  for r in runs})
+    curves = extras.collect_curves({r.label: r.directory for r in runs})
+    md += extras.curves_section(curves, fig_dir, link, _slug)
+
     md.append("## Model figures\n")
     for r in runs:
         md.append(f"### {r.label}\n")
@@ -757,6 +766,10 @@ def build_report(root: str | Path, out: str | Path, html: bool = True) -> Path:
         "statements": statements,
         "models": models_json,
         "untested_models": [r.label for r in runs if not r.attacks],
+        "latent_codes": codes,
+        "curves": {aid: {label: {k: c.get(k) for k in ("key", "values", "auddc", "auddc_latent", "as_ignore_area",
+                                                        "as_ignore_mean", "as_target_area", "as_target_mean", "points")}
+                         for label, c in by_model.items()} for aid, by_model in curves.items()},
     }
     io.write_json(out / "summary.json", _jsonable(doc))
     if html:

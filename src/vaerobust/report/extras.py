@@ -1,0 +1,161 @@
+"""Report sections beside the thesis's tables: latent-code measures and robustness curves.
+
+Both read only run directories:
+- ``<run>/metrics/disentanglement.json`` (written by :func:`vaerobust.disentanglement.evaluate_run`):
+  one row per model of the measures it holds;
+- ``<run>/attacks/<id>/curve.json`` (written by :func:`vaerobust.curves.strength_sweep`):
+  the curves of every model that has a sweep with the same ``<id>``, overlaid in one figure.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+from vaerobust import io
+
+#: What each measure is and where it comes from (printed under the table).
+METRIC_NOTES = {
+    "active_dims": "active Gaussian dimensions: mean KL(q(z_j|x) || N(0, 1)) over the test images above the "
+                   "threshold (nats); a collapsed dimension carries no information.",
+    "categorical_agreement": "agreement of each categorical code's argmax with the digit class: normalised mutual "
+                             "information (NMI, arithmetic normalisation) and the accuracy of the best one-to-one map "
+                             "from code values to classes (Hungarian matching). JointVAE's claim (Dupont 2018, "
+                             "arXiv 1804.00104) is that this code captures the digit.",
+    "beta_vae": "beta-VAE score (Higgins et al. 2017): accuracy of a linear classifier predicting the fixed factor "
+                "from mean absolute code differences of pairs sharing it.",
+    "factor_vae": "FactorVAE score (Kim & Mnih 2018, arXiv 1802.05983): majority-vote accuracy of the least-variant "
+                  "normalised dimension predicting the fixed factor.",
+    "mig": "MIG (Chen et al. 2018, arXiv 1802.04942): mean over factors of the gap between the two largest mutual "
+           "informations with a code dimension, over the factor's entropy.",
+    "dci": "DCI (Eastwood & Williams 2018): disentanglement, completeness and informativeness (test accuracy) "
+           "from the importance matrix of gradient-boosted trees.",
+    "sap": "SAP (Kumar et al. 2018, arXiv 1711.00848): mean gap between the two most predictive dimensions per factor.",
+}
+
+#: (column title, metric, path into its value) for the factor metrics' headline numbers.
+FACTOR_COLUMNS = (
+    ("beta-VAE score", "beta_vae", ("eval_accuracy",)),
+    ("FactorVAE score", "factor_vae", ("eval_accuracy",)),
+    ("MIG", "mig", ("mig",)),
+    ("DCI D", "dci", ("disentanglement",)),
+    ("DCI C", "dci", ("completeness",)),
+    ("DCI I", "dci", ("informativeness_test",)),
+    ("SAP", "sap", ("sap",)),
+)
+
+
+def read_codes(run_dir: Path) -> dict[str, Any] | None:
+    """A run's ``metrics/disentanglement.json``, or None where it has none (or it is unreadable)."""
+    path = Path(run_dir) / "metrics" / "disentanglement.json"
+    if not path.is_file():
+        return None
+    try:
+        data = io.read_json(path)
+    except io.RunDirError:
+        return None
+    return data if isinstance(data, dict) and isinstance(data.get("metrics"), dict) else None
+
+
+def _num(x: Any) -> str:
+    return "n/a" if not isinstance(x, (int, float)) else f"{x:.3f}"
+
+
+def codes_table_markdown(codes: Mapping[str, Mapping[str, Any]], dims: Mapping[str, int | None]) -> list[str]:
+    """Markdown lines: one row per model (label -> disentanglement.json) with the measures it has."""
+    cols: list[tuple[str, Callable[[Mapping[str, Any]], str]]] = []
+    have = {m for c in codes.values() for m in c["metrics"]}
+    if "active_dims" in have:
+        def active(c: Mapping[str, Any]) -> str:
+            a = c["metrics"].get("active_dims")
+            return "n/a" if a is None else str(a["active"])
+        cols.append(("active Gaussian dims", active))
+    if "categorical_agreement" in have:
+        def nmi(c: Mapping[str, Any]) -> str:
+            a = c["metrics"].get("categorical_agreement")
+            return "n/a" if not a else " / ".join(_num(x["nmi"]) for x in a)
+
+        def acc(c: Mapping[str, Any]) -> str:
+            a = c["metrics"].get("categorical_agreement")
+            return "n/a" if not a else " / ".join(f"{100 * x['best_map_accuracy']:.1f}%" for x in a)
+        cols += [("code-class NMI", nmi), ("code-class best-map accuracy", acc)]
+    for title, metric, keys in FACTOR_COLUMNS:
+        if metric in have:
+            def factor(c: Mapping[str, Any], metric: str = metric, keys: Sequence[str] = keys) -> str:
+                v: Any = c["metrics"].get(metric)
+                for k in keys:
+                    v = v.get(k) if isinstance(v, dict) else None
+                return _num(v)
+            cols.append((title, factor))
+    if not cols:
+        return []
+    lines = ["| model | Gaussian dims | " + " | ".join(t for t, _ in cols) + " |",
+             "|---|---:|" + "---:|" * len(cols)]
+    for label, c in codes.items():
+        lines.append(f"| {label} | {dims.get(label) if dims.get(label) is not None else 'n/a'} | "
+                     + " | ".join(fn(c) for _, fn in cols) + " |")
+    lines.append("")
+    thr = {c["metrics"]["active_dims"].get("threshold_nats") for c in codes.values() if "active_dims" in c["metrics"]}
+    notes = [f"- {METRIC_NOTES[m]}" for m in METRIC_NOTES if m in have]
+    if thr:
+        notes.append(f"- active-dimension threshold: {', '.join(f'{t:g}' for t in sorted(thr))} nats; measured on "
+                     f"{', '.join(sorted({str(c.get('split')) for c in codes.values()}))} split images.")
+    na = sorted({f"{m}: {why}" for c in codes.values() for m, why in (c.get("not_applicable") or {}).items()})
+    if na:
+        notes.append("- not measured here: " + "; ".join(na) + ".")
+    return lines + notes + [""]
+
+
+def collect_curves(run_dirs: Mapping[str, Path]) -> dict[str, dict[str, dict]]:
+    """``{attack id: {model label: curve.json}}`` over the runs' ``attacks/*/curve.json``."""
+    found: dict[str, dict[str, dict]] = {}
+    for label, d in run_dirs.items():
+        for p in sorted((Path(d) / "attacks").glob("*/curve.json")):
+            try:
+                curve = io.read_json(p)
+            except io.RunDirError:
+                continue
+            if isinstance(curve, dict) and isinstance(curve.get("points"), list) and curve["points"]:
+                found.setdefault(p.parent.name, {})[label] = curve
+    return found
+
+
+def curves_section(curves: Mapping[str, Mapping[str, dict]], fig_dir: Path, link: Callable[[Path], str],
+                   slug: Callable[[str], str]) -> list[str]:
+    """Markdown lines and overlay figures for every swept attack (one subsection per attack id)."""
+    from vaerobust.report.figures import dd_curves_png, success_curves_png
+
+    md: list[str] = []
+    if not curves:
+        return md
+    md.append("## Robustness curves\n")
+    md.append("Each attack run over a grid of its strength (`vaerobust attack ... --sweep KEY=GRID`). AUDDC: area "
+              "under the normalised distortion-distortion curve (Gondim-Ribeiro et al. 2018, arXiv 1806.04646), x = "
+              "input distortion / ||x_t - x_s||, y = (output distance to the target - its floor) / (no-attack distance - "
+              "floor), from the no-attack point (0, 1) to x = 1; lower = the output reaches the target for less input "
+              "change = less robust. AS area: area under AS versus the swept value (over log10 for lam), and its mean "
+              "height.\n")
+    for attack_id, by_model in curves.items():
+        first = next(iter(by_model.values()))
+        key = first["key"]
+        md.append(f"### {attack_id}: {first['attack']['name']} attack over {key}\n")
+        md.append("| model | grid | attacked per point | AUDDC (output) | AUDDC (latent) | AS ignore-target area (mean) "
+                  "| AS target area (mean) |")
+        md.append("|---|---|---:|---:|---:|---:|---:|")
+        for label, c in by_model.items():
+            vals = c["values"]
+            grid = f"{len(vals)} values {vals[0]:g}..{vals[-1]:g}"
+            n = sorted({p["n_attacked"] for p in c["points"]})
+            md.append(f"| {label} | {grid} | {'/'.join(map(str, n))} | {_num(c.get('auddc'))} | "
+                      f"{_num(c.get('auddc_latent'))} | {_num(c.get('as_ignore_area'))} ({_num(c.get('as_ignore_mean'))}) | "
+                      f"{_num(c.get('as_target_area'))} ({_num(c.get('as_target_mean'))}) |")
+        md.append("")
+        dd = dd_curves_png(dict(by_model), fig_dir / f"curve_{slug(attack_id)}_dd.png",
+                           f"{first['attack']['name']} attack over {key}: distortion-distortion")
+        sc = success_curves_png(dict(by_model), fig_dir / f"curve_{slug(attack_id)}_as.png",
+                                f"{first['attack']['name']} attack: success vs {key}")
+        md.append(f"![{attack_id} distortion-distortion curves]({link(dd)}) ![{attack_id} AS curves]({link(sc)})\n")
+    return md
+
+
+__all__ = ["read_codes", "codes_table_markdown", "collect_curves", "curves_section", "METRIC_NOTES"]
