@@ -426,3 +426,12 @@ def test_dsprites_preset_smoke_run(model: str, tmp_path: Path, no_figures: None)
     assert is_complete(run)
     assert io.read_json(run / "model.json")["arch"] == "conv64"
     assert io.torch_load(run / "train_state.pt")["step"] == 3
+
+
+def test_reproduce_refuses_a_study_whose_judge_does_not_see_the_models_data() -> None:
+    from vaerobust.config import ConfigError
+    from vaerobust.experiments.runner import resolve_study
+
+    with pytest.raises(ConfigError, match="model 'beta_vae' trains on dsprites 64x64 but the judge on mnist 32x32"):
+        resolve_study("dsprites")
+    resolve_study("sootla2018")  # the study with a judge of its data passes

@@ -70,6 +70,15 @@ def validate_study(cfg: StudyConfig) -> None:
         DATASETS.get(rc.data.name)
     OBJECTIVES.get(cfg.base.objective.name)
     DATASETS.get(cfg.judge.data.name)
+    jd = cfg.judge.data
+    for name in cfg.models:
+        d = cfg.run_config(name).data
+        if (d.name, d.image_size) != (jd.name, jd.image_size):
+            raise ConfigError(
+                f"study {cfg.name!r}: model {name!r} trains on {d.name} {d.image_size}x{d.image_size} but the judge on "
+                f"{jd.name} {jd.image_size}x{jd.image_size}; the attack sweep needs a judge of the models' data "
+                "(train its models with `vaerobust train --preset STUDY/MODEL` and measure them with `vaerobust evaluate`)"
+            )
     ATTACKS.get(cfg.attack.name)
     bad = [c for c in cfg.sweep.classes if not 0 <= c <= 9]
     if bad:

@@ -18,7 +18,8 @@ from vaerobust import io
 METRIC_NOTES = {
     "active_dims": "active Gaussian dimensions: mean KL(q(z_j|x) || N(0, 1)) over the test images above the "
                    "threshold (nats); a collapsed dimension carries no information.",
-    "categorical_agreement": "agreement of each categorical code's argmax with the digit class: normalised mutual "
+    "categorical_agreement": "agreement of each categorical code's argmax with the class label (the digit on MNIST, "
+                             "the shape on dSprites): normalised mutual "
                              "information (NMI, arithmetic normalisation) and the accuracy of the best one-to-one map "
                              "from code values to classes (Hungarian matching). JointVAE's claim (Dupont 2018, "
                              "arXiv 1804.00104) is that this code captures the digit.",
@@ -29,7 +30,8 @@ METRIC_NOTES = {
     "mig": "MIG (Chen et al. 2018, arXiv 1802.04942): mean over factors of the gap between the two largest mutual "
            "informations with a code dimension, over the factor's entropy.",
     "dci": "DCI (Eastwood & Williams 2018): disentanglement, completeness and informativeness (test accuracy) "
-           "from the importance matrix of gradient-boosted trees.",
+           "from the importance matrix of gradient-boosted trees; figures as in the disentanglement_lib reference "
+           "studies (Locatello et al. 2019, arXiv 1811.12359).",
     "sap": "SAP (Kumar et al. 2018, arXiv 1711.00848): mean gap between the two most predictive dimensions per factor.",
 }
 
@@ -100,6 +102,12 @@ def codes_table_markdown(codes: Mapping[str, Mapping[str, Any]], dims: Mapping[s
     if thr:
         notes.append(f"- active-dimension threshold: {', '.join(f'{t:g}' for t in sorted(thr))} nats; measured on "
                      f"{', '.join(sorted({str(c.get('split')) for c in codes.values()}))} split images.")
+    for label, c in codes.items():
+        fm = c.get("factor_metrics")
+        if isinstance(fm, dict):
+            sizes = ", ".join(f"{k} {v}" for k, v in (fm.get("sizes") or {}).items()) or "each metric's defaults"
+            notes.append(f"- {label}: factor metrics on the full factor grid, seed {fm.get('seed')}, sizes: {sizes}; "
+                         f"{fm.get('grid_images_encoded')} grid images encoded.")
     na = sorted({f"{m}: {why}" for c in codes.values() for m, why in (c.get("not_applicable") or {}).items()})
     if na:
         notes.append("- not measured here: " + "; ".join(na) + ".")
