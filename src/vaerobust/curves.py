@@ -27,14 +27,14 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from vaerobust import __version__, io
 from vaerobust.config import AttackConfig, ConfigError, DataConfig, SweepConfig, apply_overrides, to_dict
-from vaerobust.evaluation import attack_sweep
+from vaerobust.evaluation import RESULT_COLUMNS, attack_sweep
 from vaerobust.metrics.curves import auddc, success_curve
 from vaerobust.training import COMPLETE
 
@@ -91,21 +91,28 @@ def _ratio(num: float, den: float) -> float:
     return num / den if den > 0 and math.isfinite(num) else math.nan
 
 
-def curve_point(examples: pd.DataFrame) -> dict[str, float]:
-    """Mean distortions and the normalised DD point of one sweep's attacked examples (module docstring)."""
-    att = examples[examples.kept.astype(bool)]
-    mean = {c: float(att[c].mean()) if c in att and len(att) else math.nan
-            for c in ("l2", "linf", "latent_dist", "latent_dist_clean", "out_dist", "out_dist_clean", "out_floor",
-                      "src_tgt_dist")}
+MEAN_COLUMNS = tuple(c for c in RESULT_COLUMNS if c != "adv_pred")  # the per-example distances
+
+
+def point_from_means(mean: Mapping[str, float | None]) -> dict[str, float]:
+    """Mean distortions and the normalised DD point from the per-column means over the attacked
+    examples (a sweep's ``summary.json["distances"]``; module docstring)."""
+    m = {c: math.nan if mean.get(c) is None else float(mean[c]) for c in MEAN_COLUMNS}  # type: ignore[arg-type]
     return {
-        "l2": mean["l2"],
-        "linf": mean["linf"],
-        "out_dist": mean["out_dist"],
-        "latent_dist": mean["latent_dist"],
-        "dd_x": _ratio(mean["l2"], mean["src_tgt_dist"]),
-        "dd_y": _ratio(mean["out_dist"] - mean["out_floor"], mean["out_dist_clean"] - mean["out_floor"]),
-        "dd_y_latent": _ratio(mean["latent_dist"], mean["latent_dist_clean"]),
+        "l2": m["l2"],
+        "linf": m["linf"],
+        "out_dist": m["out_dist"],
+        "latent_dist": m["latent_dist"],
+        "dd_x": _ratio(m["l2"], m["src_tgt_dist"]),
+        "dd_y": _ratio(m["out_dist"] - m["out_floor"], m["out_dist_clean"] - m["out_floor"]),
+        "dd_y_latent": _ratio(m["latent_dist"], m["latent_dist_clean"]),
     }
+
+
+def curve_point(examples: pd.DataFrame) -> dict[str, float]:
+    """:func:`point_from_means` of one sweep's ``examples.csv`` rows (only the attacked ones count)."""
+    att = examples[examples.kept.astype(bool)]
+    return point_from_means({c: float(att[c].mean()) if c in att and len(att) else None for c in MEAN_COLUMNS})
 
 
 def summarise_curve(key: str, points: Sequence[dict]) -> dict:
@@ -168,7 +175,7 @@ def strength_sweep(
         res = summary["results"]
         point = {"value": v, "directory": str(pdir.relative_to(out)), "n_attacked": summary["n_attacked"],
                  "seconds": summary.get("seconds"),
-                 **curve_point(pd.read_csv(pdir / "examples.csv"))}
+                 **point_from_means(summary["distances"])}
         for which in ("ignore", "target"):
             o = res[which]["overall"]
             point[which] = {"mean": o["mean"], "ci_low": o["ci_low"], "ci_high": o["ci_high"]}
@@ -190,4 +197,4 @@ def strength_sweep(
     return out
 
 
-__all__ = ["parse_grid", "strength_sweep", "curve_point", "summarise_curve", "SWEEP_KEYS"]
+__all__ = ["parse_grid", "strength_sweep", "curve_point", "point_from_means", "summarise_curve", "SWEEP_KEYS"]
