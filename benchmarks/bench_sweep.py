@@ -7,7 +7,7 @@ differences (the early-stopping check: within 1 point absolute, at most a quarte
 evaluations).
 
     python benchmarks/bench_sweep.py --judge runs/X/judge runs/X/models/disentangled runs/X/models/entangled \
-        [--per-pair 100] [--patience 50] [--min-delta 1e-4] [--device cpu] [--no-reuse]
+        [--per-pair 100] [--patience 10] [--min-delta 3e-3] [--device cpu] [--no-reuse]
 
 A run whose own ``attacks/latent`` sweep has exactly these settings (e.g. made by
 ``reproduce``) is not attacked again with fixed steps: its recorded results and time are used.
@@ -59,8 +59,8 @@ def main() -> None:
     ap.add_argument("--judge", type=Path, required=True)
     ap.add_argument("--per-pair", type=int, default=100)
     ap.add_argument("--steps", type=int, default=1000)
-    ap.add_argument("--patience", type=int, default=50)
-    ap.add_argument("--min-delta", type=float, default=1e-4)
+    ap.add_argument("--patience", type=int, default=AttackConfig.patience)
+    ap.add_argument("--min-delta", type=float, default=AttackConfig.min_delta)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--no-reuse", action="store_true",
                     help="Run the fixed-step sweep even where RUN/attacks/latent holds one with the same settings.")

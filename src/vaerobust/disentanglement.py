@@ -28,6 +28,7 @@ from vaerobust.data import has_factor_grid, load_dataset, load_factor_grid
 from vaerobust.evaluation import run_config_of
 from vaerobust.metrics.disentanglement import DISENTANGLEMENT, GridSampler, evaluate_all
 from vaerobust.metrics.disentanglement.codes import active_dims, categorical_agreement
+from vaerobust.models.layout import channels_last
 from vaerobust.objectives.terms import kl_gaussian_per_dim
 from vaerobust.training import load_vae, resolve_device
 
@@ -71,8 +72,8 @@ class GridCodes:
     """A representation for the factor metrics: flat grid indices int [n] -> codes float32 [n, d].
 
     The code of grid image i is ``vae.encode(image_i).mode()`` (Gaussian means and argmax
-    one-hots: deterministic), computed under ``torch.inference_mode`` in batches of
-    ``batch_size`` the first time i is asked for and cached in a table [N_grid, d]
+    one-hots: deterministic), computed under ``torch.inference_mode`` with channels-last
+    weights (:mod:`vaerobust.models.layout`) in batches of ``batch_size`` the first time i is asked for and cached in a table [N_grid, d]
     (737,280 x d float32: 29 MB for d = 10).
     """
 
@@ -84,6 +85,10 @@ class GridCodes:
 
     @torch.inference_mode()
     def _encode(self, index: np.ndarray) -> None:
+        with channels_last(self.vae, isinstance(self.vae, torch.nn.Module)):
+            self._encode_batches(index)
+
+    def _encode_batches(self, index: np.ndarray) -> None:
         for s in range(0, len(index), self.batch_size):
             chunk = index[s : s + self.batch_size]
             z = self.vae.encode(self.grid[chunk].to(self.device)).mode().float().cpu().numpy()  # [b, d]

@@ -17,6 +17,7 @@ from torch import Tensor, nn
 
 from vaerobust.config import AttackConfig
 from vaerobust.models.latents import Posterior
+from vaerobust.models.layout import channels_last
 from vaerobust.registry import Registry
 
 ATTACKS: Registry[type["Attack"]] = Registry("attack")
@@ -113,6 +114,7 @@ class Attack:
             for m in (self.model, self.judge):
                 if isinstance(m, nn.Module):  # a plain callable judge has nothing to freeze
                     stack.enter_context(frozen(m))
+                    stack.enter_context(channels_last(m, self.cfg.channels_last))
             return self.forward(x_src, x_tgt, noise.to(device=x_src.device, dtype=x_src.dtype))
 
     def forward(self, x_src: Tensor, x_tgt: Tensor, noise: Tensor) -> Tensor:

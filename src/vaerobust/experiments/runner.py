@@ -89,6 +89,11 @@ def validate_study(cfg: StudyConfig) -> None:
         raise ConfigError(f"sweep.pairs: {e}") from None
 
 
+# wall time of an early-stopped sweep / the fixed one, measured with the default patience and
+# min_delta on the published 20k-step models (README, "Early stopping"): a rough planning figure
+EARLY_STOP_TIME_RATIO = 0.3
+
+
 def _calibrate(cfg: StudyConfig, dev: torch.device) -> dict[str, float]:
     """Measure this machine's speed on the study's networks for a few steps (a second or two)."""
     from vaerobust.attacks import build_attack
@@ -135,8 +140,11 @@ def _calibrate(cfg: StudyConfig, dev: torch.device) -> dict[str, float]:
 
     b = min(cfg.sweep.batch_size, 256 if dev.type == "cpu" else cfg.sweep.batch_size)
     xa = torch.rand(b, *model.image_shape, device=dev)
-    atk = build_attack(model, apply_overrides(cfg.attack, {"steps": 5, "restarts": 1}), judge=LeNet32().to(dev))
-    t_atk = timed(lambda: atk(xa, xa), 2) / 5
+    # 20 fixed steps: long enough that the per-call work (target encoding, start noise) is a
+    # small share, as it is over the 1000 steps of a real attack (5 steps over-estimated ~1.5x)
+    atk = build_attack(model, apply_overrides(cfg.attack, {"steps": 20, "restarts": 1, "early_stop": False}),
+                       judge=LeNet32().to(dev))
+    t_atk = timed(lambda: atk(xa, xa), 1) / 20
     return {
         "vae_step_s": timed(vae_step, 10),
         "clf_step_s": timed(clf_step, 10),
@@ -171,7 +179,9 @@ def plan(
         trained, attacked = done("models", name), done("models", name, "attacks", cfg.attack.name)
         t_train = 0.0 if trained else rc.train.steps * speed["vae_step_s"]
         n_atk = pairs * per_pair * 0.95  # about 5% of sources fail the clean filter
-        t_atk = 0.0 if attacked else n_atk * cfg.attack.steps * speed["attack_image_step_s"]
+        t_atk = 0.0 if attacked else n_atk * cfg.attack.steps * speed["attack_image_step_s"] * cfg.attack.restarts
+        if cfg.attack.early_stop:
+            t_atk *= EARLY_STOP_TIME_RATIO
         total += t_train + t_atk
         lines.append(
             f"  {name}: {rc.objective.name}, {rc.train.steps} steps  "

@@ -35,6 +35,8 @@ single factor (K = 1) every D_i = 1; with a single dimension (d = 1) every C_j =
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
 import numpy as np
@@ -108,18 +110,35 @@ def importance_matrix(
     factors_test: np.ndarray,
     make_classifier: Callable[[int], Any],
     rng: np.random.Generator,
+    n_jobs: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """R [d, K] = |feature_importances_| of one predictor per factor, with its train and test
-    accuracies [K] each."""
+    accuracies [K] each.
+
+    The K predictors are independent: they are fitted on ``n_jobs`` threads (None: one per CPU
+    core, at most K; scikit-learn's tree building releases the GIL). Each factor's seed is drawn
+    from ``rng`` in factor order before any fit, so the result does not depend on ``n_jobs``.
+    """
     d, k = codes_train.shape[1], factors_train.shape[1]
+    seeds = [sub_seed(rng) for _ in range(k)]
+
+    def fit(j: int) -> tuple[np.ndarray, float, float]:
+        clf = make_classifier(seeds[j])
+        clf.fit(codes_train, factors_train[:, j])
+        return (np.abs(clf.feature_importances_),
+                float(np.mean(clf.predict(codes_train) == factors_train[:, j])),
+                float(np.mean(clf.predict(codes_test) == factors_test[:, j])))
+
+    workers = max(1, min(k, n_jobs if n_jobs is not None else (os.cpu_count() or 1)))
+    if workers == 1:
+        results = [fit(j) for j in range(k)]
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            results = list(pool.map(fit, range(k)))
     r = np.zeros((d, k))
     train_acc, test_acc = np.zeros(k), np.zeros(k)
-    for j in range(k):
-        clf = make_classifier(sub_seed(rng))
-        clf.fit(codes_train, factors_train[:, j])
-        r[:, j] = np.abs(clf.feature_importances_)
-        train_acc[j] = np.mean(clf.predict(codes_train) == factors_train[:, j])
-        test_acc[j] = np.mean(clf.predict(codes_test) == factors_test[:, j])
+    for j, (imp, tr, te) in enumerate(results):
+        r[:, j], train_acc[j], test_acc[j] = imp, tr, te
     return r, train_acc, test_acc
 
 
@@ -133,8 +152,9 @@ def dci(
     num_test: int = 5_000,
     make_classifier: Callable[[int], Any] | None = None,
     encode_batch_size: int = DEFAULT_BATCH_SIZE,
+    n_jobs: int | None = None,
 ) -> dict[str, float]:
-    """DCI on ``num_train`` / ``num_test`` i.i.d. points.
+    """DCI on ``num_train`` / ``num_test`` i.i.d. points (``n_jobs``: see :func:`importance_matrix`).
 
     Returns ``{"disentanglement", "completeness", "informativeness_train",
     "informativeness_test"}`` (informativeness = mean accuracy over the factors).
@@ -145,7 +165,7 @@ def dci(
     z_train, f_train = codes_and_factors(representation, sampler, num_train, rng, encode_batch_size)
     z_test, f_test = codes_and_factors(representation, sampler, num_test, rng, encode_batch_size)
     r, train_acc, test_acc = importance_matrix(
-        z_train, f_train[:, keep], z_test, f_test[:, keep], make_classifier or default_dci_classifier, rng
+        z_train, f_train[:, keep], z_test, f_test[:, keep], make_classifier or default_dci_classifier, rng, n_jobs
     )
     disentanglement, completeness = dci_from_importance(r)
     return {
