@@ -21,6 +21,7 @@ from torch import nn
 from vaerobust.attacks import build_attack
 from vaerobust.config import AttackConfig
 from vaerobust.models import VAE, LatentSpec
+from vaerobust.models.layout import channels_last
 
 
 def _sync(dev: torch.device) -> None:
@@ -39,32 +40,32 @@ def library(model: VAE, xs: torch.Tensor, xt: torch.Tensor, steps: int, nhwc: bo
 
 def bare(encoder: nn.Module, xs: torch.Tensor, xt: torch.Tensor, steps: int, nhwc: bool) -> float:
     """The thesis's attack written inline against the bare encoder (features = its first 10 + last 10 outputs)."""
-    encoder.to(memory_format=torch.channels_last if nhwc else torch.contiguous_format)
-    for p in encoder.parameters():
-        p.requires_grad_(False)
-    _sync(xs.device)
-    t0 = time.perf_counter()
-    with torch.no_grad():
-        h = encoder(xt)
-        ft = torch.cat([h[:, :10], h[:, 20:]], 1)
-        x = (xs + 0.2 * torch.randn_like(xs)).clamp(0, 1)
-        lo, hi = (xs - 0.1).clamp_min(0), (xs + 0.1).clamp_max(1)
-    x.requires_grad_(True)
-    opt = torch.optim.Adam([x], lr=1e-3)
-    for _ in range(steps):
-        h = encoder(x)
-        f = torch.cat([h[:, :10], h[:, 20:]], 1)
-        loss = ((x - xs).flatten(1).norm(dim=1) + (f - ft).norm(dim=1)).sum()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+    with channels_last(encoder, nhwc):
+        for p in encoder.parameters():
+            p.requires_grad_(False)
+        _sync(xs.device)
+        t0 = time.perf_counter()
         with torch.no_grad():
-            x.copy_(torch.minimum(torch.maximum(x, lo), hi))
-    _sync(xs.device)
-    for p in encoder.parameters():
-        p.requires_grad_(True)
-    encoder.to(memory_format=torch.contiguous_format)
-    return xs.shape[0] * steps / (time.perf_counter() - t0)
+            h = encoder(xt)
+            ft = torch.cat([h[:, :10], h[:, 20:]], 1)
+            x = (xs + 0.2 * torch.randn_like(xs)).clamp(0, 1)
+            lo, hi = (xs - 0.1).clamp_min(0), (xs + 0.1).clamp_max(1)
+        x.requires_grad_(True)
+        opt = torch.optim.Adam([x], lr=1e-3)
+        for _ in range(steps):
+            h = encoder(x)
+            f = torch.cat([h[:, :10], h[:, 20:]], 1)
+            loss = ((x - xs).flatten(1).norm(dim=1) + (f - ft).norm(dim=1)).sum()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            with torch.no_grad():
+                x.copy_(torch.minimum(torch.maximum(x, lo), hi))
+        _sync(xs.device)
+        rate = xs.shape[0] * steps / (time.perf_counter() - t0)
+        for p in encoder.parameters():
+            p.requires_grad_(True)
+    return rate
 
 
 def main() -> None:

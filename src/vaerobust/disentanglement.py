@@ -73,7 +73,8 @@ class GridCodes:
 
     The code of grid image i is ``vae.encode(image_i).mode()`` (Gaussian means and argmax
     one-hots: deterministic), computed under ``torch.inference_mode`` with channels-last
-    weights (:mod:`vaerobust.models.layout`) in batches of ``batch_size`` the first time i is asked for and cached in a table [N_grid, d]
+    weights (:mod:`vaerobust.models.layout`) in batches of ``batch_size`` the first time i is
+    asked for and cached in a table [N_grid, d]
     (737,280 x d float32: 29 MB for d = 10).
     """
 
@@ -85,18 +86,15 @@ class GridCodes:
 
     @torch.inference_mode()
     def _encode(self, index: np.ndarray) -> None:
-        with channels_last(self.vae, isinstance(self.vae, torch.nn.Module)):
-            self._encode_batches(index)
-
-    def _encode_batches(self, index: np.ndarray) -> None:
-        for s in range(0, len(index), self.batch_size):
-            chunk = index[s : s + self.batch_size]
-            z = self.vae.encode(self.grid[chunk].to(self.device)).mode().float().cpu().numpy()  # [b, d]
-            if self.table is None:
-                self.table = np.zeros((len(self.grid), z.shape[1]), dtype=np.float32)
-            self.table[chunk] = z
-            self.done[chunk] = True
-            self.n_encoded += len(chunk)
+        with channels_last(self.vae):
+            for s in range(0, len(index), self.batch_size):
+                chunk = index[s : s + self.batch_size]
+                z = self.vae.encode(self.grid[chunk].to(self.device)).mode().float().cpu().numpy()  # [b, d]
+                if self.table is None:
+                    self.table = np.zeros((len(self.grid), z.shape[1]), dtype=np.float32)
+                self.table[chunk] = z
+                self.done[chunk] = True
+                self.n_encoded += len(chunk)
 
     def encode_all(self) -> None:
         """Encode every grid image not yet encoded (in index order: sequential reads of the cache)."""

@@ -10,17 +10,18 @@ layout changes: values agree with the contiguous layout up to floating-point sum
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Any, Iterator
 
 import torch
 from torch import nn
 
 
 @contextmanager
-def channels_last(model: nn.Module, enabled: bool = True) -> Iterator[nn.Module]:
+def channels_last(model: Any, enabled: bool = True) -> Iterator[Any]:
     """``model`` with its 4-D parameters and buffers in channels-last layout inside the block,
-    contiguous again after it (also on an exception). ``enabled=False`` changes nothing."""
-    if not enabled:
+    contiguous again after it (also on an exception). ``enabled=False``, or a ``model`` that is
+    not an ``nn.Module`` (a plain callable has no weights to lay out), changes nothing."""
+    if not (enabled and isinstance(model, nn.Module)):
         yield model
         return
     model.to(memory_format=torch.channels_last)
