@@ -19,9 +19,13 @@ demo: install
 	$(BIN)/vaerobust reproduce sootla2018 --quick --out runs/sootla2018-quick
 
 test: install
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
 test-all: install
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q -m ''
 
 bench: install

@@ -98,7 +98,8 @@ def main() -> None:
     lib = med["library", True]
     print(f"channels-last gain (library): {lib / med['library', False]:.2f}x")
     full = 90 * 1000 * 0.95 * 1000  # about 90 pairs x ~1000 test images x 1000 steps
-    print(f"full protocol sweep at the library's default rate: ~{full / lib / 60:.0f} min per model (1000 steps, all test images, no early stopping)")
+    print(f"full protocol sweep at the library's default rate: ~{full / lib / 60:.0f} min per model "
+          "(1000 steps, all test images, no early stopping)")
 
 
 if __name__ == "__main__":

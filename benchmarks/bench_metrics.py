@@ -27,9 +27,10 @@ from torch import nn
 from vaerobust.config import DataConfig
 from vaerobust.data import load_factor_grid
 from vaerobust.data.dsprites import build_generated_cache
-from vaerobust.disentanglement import GridCodes, grid_metrics
 from vaerobust.metrics.disentanglement import DISENTANGLEMENT
 from vaerobust.models import LatentSpec, Posterior
+from vaerobust.models.encoding import GridCodes
+from vaerobust.pipelines.evaluate import grid_metrics
 
 
 class StandInVAE(nn.Module):
@@ -50,8 +51,8 @@ class StandInVAE(nn.Module):
 
 def model_and_data(run: Path | None, device: str) -> tuple[object, DataConfig, str]:
     if run is not None:
-        from vaerobust.evaluation import run_config_of
-        from vaerobust.training import load_vae
+        from vaerobust.pipelines.attack import run_config_of
+        from vaerobust.rundir import load_vae
 
         return load_vae(run, device), run_config_of(run).data, f"run {run}"
     from vaerobust.models.encoders import ENCODERS

@@ -20,9 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from vaerobust import io
+from vaerobust import files
 from vaerobust.config import AttackConfig, SweepConfig, apply_overrides, normalized, to_dict
-from vaerobust.evaluation import attack_sweep
+from vaerobust.pipelines.attack import attack_sweep
 
 
 def run(vae: Path, judge: Path, out: Path, attack: AttackConfig, sweep: SweepConfig, device: str) -> dict:
@@ -36,14 +36,14 @@ def reusable(vae: Path, attack: AttackConfig, sweep: SweepConfig) -> Path | None
     d = vae / "attacks" / attack.name
     if not (d / "complete.json").is_file():
         return None
-    s = io.read_json(d / "summary.json")
+    s = files.read_json(d / "summary.json")
     same = (normalized(AttackConfig, s.get("attack")) == to_dict(attack)
             and normalized(SweepConfig, s.get("sweep")) == to_dict(sweep))
     return d if same else None
 
 
 def read(out: Path, seconds: float | None = None) -> dict:
-    s = io.read_json(out / "summary.json")
+    s = files.read_json(out / "summary.json")
     return {
         "seconds": s["seconds"] if seconds is None else seconds,
         "evaluations": s.get("encoder_evaluations", 0),
@@ -82,7 +82,8 @@ def main() -> None:
             print(f"  {name:10s} {r['seconds'] / 60:7.2f} min  encoder evals {r['evaluations']:>12,d}"
                   f"  AS ignore-target {r['ignore']:.2%}  AS target {r['target']:.2%}")
         print(f"  early/fixed: time {e['seconds'] / f['seconds']:.3f}, evaluations {e['evaluations'] / max(f['evaluations'], 1):.3f};"
-              f" AS ignore-target diff {100 * (e['ignore'] - f['ignore']):+.2f} pt, AS target diff {100 * (e['target'] - f['target']):+.2f} pt")
+              f" AS ignore-target diff {100 * (e['ignore'] - f['ignore']):+.2f} pt,"
+              f" AS target diff {100 * (e['target'] - f['target']):+.2f} pt")
 
 
 if __name__ == "__main__":

@@ -18,16 +18,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vaerobust.config import DataConfig, ObjectiveConfig, RunConfig, TrainConfig
-from vaerobust.io import read_jsonl
-from vaerobust.training import train_vae
+from vaerobust.config import DataConfig, RunConfig, TrainConfig, objective_config
+from vaerobust.files import read_jsonl
+from vaerobust.pipelines.train import train_vae
 
 
 def library(steps: int, device: str) -> float:
     """images/s measured by train_vae's own loop (setup and figures excluded)."""
     cfg = RunConfig(
         data=DataConfig(name="synthetic"),
-        objective=ObjectiveConfig(name="jointvae", capacity_steps=100_000),
+        objective=objective_config("jointvae", capacity_steps=100_000),
         train=TrainConfig(steps=steps, log_every=steps, checkpoint_every=10 * steps),
     )
     with tempfile.TemporaryDirectory() as d:

@@ -7,12 +7,13 @@ Everything here is CPU-only, seeded and small: a conv32 VAE with a narrow dense 
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 import torch
 
-from vaerobust.config import DataConfig, ModelConfig, ObjectiveConfig, RunConfig, TrainConfig
+from vaerobust.config import OBJECTIVE_SETTINGS, DataConfig, ModelConfig, ObjectiveConfig, RunConfig, TrainConfig, objective_config
 from vaerobust.models import VAE, LatentSpec
 
 # One intra-op thread: on a small shared CPU two spinning threads per process make tiny
@@ -27,6 +28,13 @@ def _offline_and_seeded(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None
     monkeypatch.setenv("VAEROBUST_CACHE", str(tmp_path / "_cache"))
     monkeypatch.delenv("VAEROBUST_MNIST_DIR", raising=False)
     torch.manual_seed(0)
+
+
+def objective_for(name: str, **settings: object) -> ObjectiveConfig:
+    """The settings of objective ``name``, keeping only those of ``settings`` that it has
+    (a setting of another objective never had an effect on it)."""
+    own = {f.name for f in dataclasses.fields(OBJECTIVE_SETTINGS.get(name))} if name in OBJECTIVE_SETTINGS else set()
+    return objective_config(name, **{k: v for k, v in settings.items() if k in own})
 
 
 @pytest.fixture
@@ -51,7 +59,7 @@ def tiny_run_cfg() -> RunConfig:
     return RunConfig(
         data=DataConfig(name="synthetic"),
         model=ModelConfig(gaussian_dims=4, categorical=(10,), hidden=16),
-        objective=ObjectiveConfig(name="jointvae", gamma=30.0, capacity_max=5.0, capacity_steps=12),
+        objective=objective_config("jointvae", gamma=30.0, capacity_max=5.0, capacity_steps=12),
         train=TrainConfig(steps=12, batch_size=16, lr=1e-3, seed=0, log_every=2, checkpoint_every=4),
     )
 
@@ -59,6 +67,6 @@ def tiny_run_cfg() -> RunConfig:
 @pytest.fixture
 def no_figures(monkeypatch: pytest.MonkeyPatch) -> None:
     """Skip the matplotlib figures written at the end of a VAE run (about a second each)."""
-    import vaerobust.training as training
+    import vaerobust.pipelines.train as training
 
     monkeypatch.setattr(training, "write_vae_figures", lambda *a, **k: None)

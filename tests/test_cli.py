@@ -15,7 +15,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from vaerobust import io
+from vaerobust import files
 from vaerobust.cli import app, main
 
 VAEROBUST = Path(sys.executable).parent / "vaerobust"
@@ -124,7 +124,7 @@ def test_train_train_classifier_and_attack(tmp_path: Path, no_figures: None) -> 
         "--set", "classifier.max_steps=3", "--device", "cpu", "--no-progress",
     ])
     assert res.exit_code == 0, res.output
-    acc = io.read_json(judge / "eval.json")["test_accuracy"]
+    acc = files.read_json(judge / "eval.json")["test_accuracy"]
     assert f"judge test accuracy: {acc:.2%}" in res.output
 
     res = runner.invoke(app, [

@@ -42,7 +42,8 @@ def test_apply_overrides_dotted_keys() -> None:
 
 
 def test_apply_overrides_mapping_and_int_to_float() -> None:
-    cfg = apply_overrides(RunConfig(), {"train.weight_decay": 1, "objective.cat_capacity_max": None})
+    cfg = apply_overrides(RunConfig(), {"train.weight_decay": 1, "objective.name": "jointvae",
+                                        "objective.cat_capacity_max": None})
     assert cfg.train.weight_decay == 1.0 and isinstance(cfg.train.weight_decay, float)
     assert cfg.objective.cat_capacity_max is None
 
@@ -104,8 +105,8 @@ def test_from_dict_rejects_unknown_key() -> None:
 
 
 def test_yaml_round_trip_run_config() -> None:
-    cfg = apply_overrides(RunConfig(), ["model.categorical=[10, 3]", "train.lr=3e-4", "objective.cat_capacity_max=2.5",
-                                       "data.root=/some/where"])
+    cfg = apply_overrides(RunConfig(), ["model.categorical=[10, 3]", "train.lr=3e-4", "objective.name=jointvae",
+                                       "objective.cat_capacity_max=2.5", "data.root=/some/where"])
     back = from_dict(RunConfig, yaml.safe_load(dump_yaml(cfg)))
     assert back == cfg
 

@@ -9,13 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vaerobust import io
-from vaerobust.config import AttackConfig, ConfigError, DataConfig, SweepConfig
-from vaerobust.curves import curve_point, parse_grid, strength_sweep, summarise_curve
-from vaerobust.metrics.curves import auddc, dd_curve, success_curve
-from vaerobust.registry import UnknownNameError
-
 from test_sweep import CLASSES, _install_fakes
+from vaerobust import files
+from vaerobust.config import AttackConfig, ConfigError, DataConfig, SweepConfig
+from vaerobust.metrics.auddc import DISTANCE_COLUMNS, auddc, dd_curve, point_from_means, success_curve, summarise_curve
+from vaerobust.pipelines.strength import parse_grid, strength_sweep
+from vaerobust.registry import UnknownNameError
 
 # --------------------------------------------------------------------------- AUDDC
 
@@ -98,6 +97,12 @@ def test_parse_grid_errors(spec: str, match: str) -> None:
 # --------------------------------------------------------------------------- points
 
 
+def curve_point(examples: pd.DataFrame) -> dict:
+    """The DD point of one sweep's ``examples.csv``: means over its attacked rows, then the ratios."""
+    att = examples[examples.kept.astype(bool)]
+    return point_from_means({c: float(att[c].mean()) for c in DISTANCE_COLUMNS})
+
+
 def test_curve_point_uses_means_before_ratios() -> None:
     df = pd.DataFrame({
         "kept": [True, True, False],
@@ -132,19 +137,19 @@ def test_summarise_curve_areas() -> None:
 
 
 def test_strength_sweep_writes_one_sweep_per_value_and_the_curve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from vaerobust import evaluation
+    import vaerobust.pipelines.attack as evaluation
 
     _install_fakes(monkeypatch)
     out = tmp_path / "curve"
     sweep = SweepConfig(classes=CLASSES, per_pair=2, seed=0, batch_size=64)
     strength_sweep("fake-vae", "fake-judge", out, AttackConfig(steps=3), sweep, "lam", [1.0, 0.1],
                    device="cpu", progress=False, data=DataConfig(name="synthetic"))
-    curve = io.read_json(out / "curve.json")
+    curve = files.read_json(out / "curve.json")
     assert curve["key"] == "lam" and curve["values"] == [0.1, 1.0]
     for p, v in zip(curve["points"], (0.1, 1.0)):
         pdir = out / p["directory"]
         assert pdir.name == f"lam={v:g}"
-        summary = io.read_json(pdir / "summary.json")
+        summary = files.read_json(pdir / "summary.json")
         assert summary["attack"]["lam"] == v
         assert p["ignore"]["mean"] == summary["results"]["ignore"]["overall"]["mean"]
         ex = pd.read_csv(pdir / "examples.csv")

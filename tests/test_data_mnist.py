@@ -157,9 +157,15 @@ def test_sources_helpers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
 # ----------------------------------------------------------------------------- folder source
 
 
+def canonical(monkeypatch: pytest.MonkeyPatch, arrays: dict[str, np.ndarray]) -> None:
+    """Make ``arrays`` count as the canonical MNIST (the real sha256 is that of the real data)."""
+    monkeypatch.setattr(mnist, "CANONICAL_SHA256", mnist._fingerprint(arrays))
+
+
 @pytest.mark.parametrize("gz", [False, True])
-def test_load_from_folder_then_cache(tmp_path: Path, gz: bool) -> None:
+def test_load_from_folder_then_cache(tmp_path: Path, gz: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     arrays = make_arrays()
+    canonical(monkeypatch, arrays)
     folder = write_folder(tmp_path / "idx", arrays, gz=gz)
     cache = tmp_path / "cache"
     assert_same(mnist.load_mnist("train", folder, cache=cache), arrays["train_images"], arrays["train_labels"])
@@ -169,6 +175,20 @@ def test_load_from_folder_then_cache(tmp_path: Path, gz: bool) -> None:
     assert_same(mnist.load_mnist("test", cache=cache, sources=()), arrays["test_images"], arrays["test_labels"])
 
 
+def test_other_folder_is_used_with_a_warning_and_cached_apart(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    arrays = make_arrays()  # not the canonical MNIST
+    folder = write_folder(tmp_path / "idx", arrays)
+    cache = tmp_path / "cache"
+    with caplog.at_level("WARNING"):
+        assert_same(mnist.load_mnist("test", folder, cache=cache), arrays["test_images"], arrays["test_labels"])
+    sha = mnist._fingerprint(arrays)
+    assert any(sha in r.getMessage() and "not the canonical MNIST" in r.getMessage() for r in caplog.records)
+    assert not (cache / "mnist" / "mnist-raw.npz").exists()  # the shared cache is never written with it
+    assert (cache / "mnist" / f"folder-{sha[:16]}" / "mnist-raw.npz").is_file()
+    with pytest.raises(DataSourceError):  # ... so without the folder there is nothing to answer from
+        mnist.load_mnist("test", cache=cache, sources=())
+
+
 def test_folder_from_env_and_torchvision_layout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     arrays = make_arrays()
     write_folder(tmp_path / "data" / "MNIST" / "raw", arrays)
@@ -176,13 +196,17 @@ def test_folder_from_env_and_torchvision_layout(tmp_path: Path, monkeypatch: pyt
     assert_same(mnist.load_mnist("test", cache=tmp_path / "c"), arrays["test_images"], arrays["test_labels"])
 
 
-def test_explicit_folder_replaces_cache(tmp_path: Path) -> None:
+def test_other_folder_never_replaces_the_shared_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     a, b = make_arrays(0), make_arrays(1)
+    canonical(monkeypatch, a)
     cache = tmp_path / "cache"
     mnist.load_mnist("test", write_folder(tmp_path / "a", a), cache=cache)
+    raw = cache / "mnist" / "mnist-raw.npz"
+    before = raw.read_bytes()
     got = mnist.load_mnist("test", write_folder(tmp_path / "b", b), cache=cache)
-    assert_same(got, b["test_images"], b["test_labels"])
-    assert_same(mnist.load_mnist("test", cache=cache, sources=()), b["test_images"], b["test_labels"])
+    assert_same(got, b["test_images"], b["test_labels"])  # the folder named is the data used
+    assert raw.read_bytes() == before  # the canonical copy other runs read is untouched
+    assert_same(mnist.load_mnist("test", cache=cache, sources=()), a["test_images"], a["test_labels"])
 
 
 def test_folder_missing_file_is_an_error_naming_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -379,8 +403,9 @@ def test_corrupt_cache_is_rebuilt(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert_same(mnist.load_mnist("test", cache=tmp_path), arrays["test_images"], arrays["test_labels"])
 
 
-def test_fetch_and_fingerprint(tmp_path: Path) -> None:
+def test_fetch_and_fingerprint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     arrays = make_arrays()
+    canonical(monkeypatch, arrays)
     folder = write_folder(tmp_path / "idx", arrays)
     path = mnist.fetch_mnist(folder, cache=tmp_path / "c")
     assert path == tmp_path / "c" / "mnist" / "mnist-raw.npz" and path.is_file()
@@ -412,8 +437,9 @@ def test_resize_images() -> None:
         mnist.resize_images(images.astype(np.float32), 32)
 
 
-def test_load_mnist_tensors(tmp_path: Path) -> None:
+def test_load_mnist_tensors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     arrays = make_arrays()
+    canonical(monkeypatch, arrays)
     folder = write_folder(tmp_path / "idx", arrays)
     cache = tmp_path / "c"
     x, y = mnist.load_mnist_tensors("test", 32, folder, cache)
@@ -427,5 +453,9 @@ def test_load_mnist_tensors(tmp_path: Path) -> None:
     other = make_arrays(7)
     x2, _ = mnist.load_mnist_tensors("test", 32, write_folder(tmp_path / "idx2", other), cache)
     np.testing.assert_allclose(x2[:, 0].numpy(), mnist.resize_images(other["test_images"], 32) / 255, atol=1e-7)
+    # ... and other (non-canonical) data never replaces the canonical caches: without a folder
+    # the canonical data answers, resized and at its own size
     x3, _ = mnist.load_mnist_tensors("test", 28, cache=cache)
-    np.testing.assert_allclose(x3[:, 0].numpy(), other["test_images"] / 255, atol=1e-7)
+    np.testing.assert_allclose(x3[:, 0].numpy(), arrays["test_images"] / 255, atol=1e-7)
+    x4, _ = mnist.load_mnist_tensors("test", 32, cache=cache)
+    np.testing.assert_allclose(x4[:, 0].numpy(), expected, atol=1e-7)

@@ -257,8 +257,8 @@ def test_train_vae_runs_on_the_lazy_container(
 
     from torch import nn
 
-    import vaerobust.training as training
-    from vaerobust.io import read_jsonl
+    import vaerobust.pipelines.train as training
+    from vaerobust.files import read_jsonl
 
     def build_model(cfg):  # type: ignore[no-untyped-def]
         vae = training.VAE(training.LatentSpec(cfg.model.gaussian_dims, tuple(cfg.model.categorical)), hidden=cfg.model.hidden)
@@ -268,7 +268,8 @@ def test_train_vae_runs_on_the_lazy_container(
         return vae
 
     monkeypatch.setattr(training, "build_model", build_model)
-    cfg = dataclasses.replace(tiny_run_cfg, data=CFG, train=dataclasses.replace(tiny_run_cfg.train, steps=2, log_every=1, checkpoint_every=2))
+    cfg = dataclasses.replace(tiny_run_cfg, data=CFG,
+                              train=dataclasses.replace(tiny_run_cfg.train, steps=2, log_every=1, checkpoint_every=2))
     out = training.train_vae(cfg, tmp_path / "run", device="cpu", progress=False)
     rows = read_jsonl(out / "metrics.jsonl")
     assert rows and rows[-1]["step"] == 2 and np.isfinite(rows[-1]["loss"])

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from vaerobust import disentanglement as dis
 from vaerobust.config import DataConfig, RunConfig
 from vaerobust.models import LatentSpec, Posterior
+from vaerobust.pipelines import evaluate as dis
 
 
 class FakeVAE:

@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 import torch
 
-from vaerobust import disentanglement as dis
 from vaerobust.config import DataConfig, RunConfig
 from vaerobust.data import dsprites as ds
 from vaerobust.models import LatentSpec, Posterior
+from vaerobust.pipelines import evaluate as dis
 
 SIZES = {"num_train": 200, "num_test": 100, "batch_size": 6, "num_variance_estimate": 200}
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch.distributions import Categorical, Normal, kl_divergence
 
-from vaerobust.config import ObjectiveConfig
+from conftest import objective_for
 from vaerobust.models import VAE, LatentSpec
 from vaerobust.objectives import OBJECTIVES, LossOutput, build_objective
 from vaerobust.objectives.terms import (
@@ -161,7 +161,7 @@ def _forward(spec: LatentSpec, seed: int = 0):  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize("name", OBJECTIVES.names())
 def test_every_objective_gives_finite_scalar_with_encoder_gradients(name: str, spec: LatentSpec) -> None:
     vae, x, out = _forward(spec)
-    obj = build_objective(ObjectiveConfig(name=name, capacity_steps=10))
+    obj = build_objective(objective_for(name, capacity_steps=10))
     for step in (0, 5, 50):  # before, during and after the capacity schedule
         res = obj(out, x, step)
         assert isinstance(res, LossOutput)
@@ -189,7 +189,7 @@ def _independent_terms(out, x):  # type: ignore[no-untyped-def]
 
 def test_elbo_beta_one_is_sum_of_terms() -> None:
     _, x, out = _forward(LatentSpec(10, (10,)))
-    res = build_objective(ObjectiveConfig(name="elbo", beta=1.0))(out, x, 0)
+    res = build_objective(objective_for("elbo", beta=1.0))(out, x, 0)
     recon, klz, klc = _independent_terms(out, x)
     assert torch.equal(res.terms["recon"], recon)
     assert torch.equal(res.terms["kl_gauss"], klz)
@@ -200,8 +200,8 @@ def test_elbo_beta_one_is_sum_of_terms() -> None:
 
 def test_elbo_beta_scales_kl() -> None:
     _, x, out = _forward(LatentSpec(10, (10,)))
-    r1 = build_objective(ObjectiveConfig(name="elbo", beta=1.0))(out, x, 0)
-    r4 = build_objective(ObjectiveConfig(name="elbo", beta=4.0))(out, x, 0)
+    r1 = build_objective(objective_for("elbo", beta=1.0))(out, x, 0)
+    r4 = build_objective(objective_for("elbo", beta=4.0))(out, x, 0)
     kl = r1.terms["kl_gauss"] + r1.terms["kl_cat"]
     torch.testing.assert_close(r4.loss - r1.loss, 3.0 * kl, rtol=0, atol=1e-3)
 
@@ -209,7 +209,7 @@ def test_elbo_beta_scales_kl() -> None:
 @pytest.mark.parametrize("gamma", [1.0, 30.0])
 def test_jointvae_at_step_zero(gamma: float) -> None:
     _, x, out = _forward(LatentSpec(10, (10,)))
-    res = build_objective(ObjectiveConfig(name="jointvae", gamma=gamma, capacity_max=5.0, capacity_steps=100))(out, x, 0)
+    res = build_objective(objective_for("jointvae", gamma=gamma, capacity_max=5.0, capacity_steps=100))(out, x, 0)
     recon, klz, klc = _independent_terms(out, x)
     expected = recon + gamma * klz.abs() + gamma * klc.abs()
     assert torch.equal(res.loss, expected)
@@ -218,7 +218,7 @@ def test_jointvae_at_step_zero(gamma: float) -> None:
 
 def test_jointvae_capacities_follow_their_schedules() -> None:
     _, x, out = _forward(LatentSpec(10, (10,)))
-    cfg = ObjectiveConfig(name="jointvae", gamma=2.0, capacity_max=4.0, capacity_steps=100,
+    cfg = objective_for("jointvae", gamma=2.0, capacity_max=4.0, capacity_steps=100,
                           cat_capacity_max=1.0, cat_capacity_steps=10)
     res = build_objective(cfg)(out, x, 50)
     recon, klz, klc = _independent_terms(out, x)
@@ -230,7 +230,7 @@ def test_jointvae_capacities_follow_their_schedules() -> None:
 
 def test_capacity_objective_uses_total_kl() -> None:
     _, x, out = _forward(LatentSpec(10, (10,)))
-    res = build_objective(ObjectiveConfig(name="capacity", gamma=3.0, capacity_max=5.0, capacity_steps=10))(out, x, 4)
+    res = build_objective(objective_for("capacity", gamma=3.0, capacity_max=5.0, capacity_steps=10))(out, x, 4)
     recon, klz, klc = _independent_terms(out, x)
     assert res.terms["capacity"].item() == pytest.approx(2.0)
     torch.testing.assert_close(res.loss, recon + 3.0 * (klz + klc - 2.0).abs(), rtol=1e-6, atol=0)
@@ -238,7 +238,7 @@ def test_capacity_objective_uses_total_kl() -> None:
 
 def test_unknown_objective_names_the_known_ones() -> None:
     with pytest.raises(UnknownNameError) as e:
-        build_objective(ObjectiveConfig(name="no-such-objective"))
+        build_objective(objective_for("no-such-objective"))
     msg = str(e.value)
     assert "no-such-objective" in msg
     for name in OBJECTIVES.names():

@@ -12,12 +12,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vaerobust import io
+from conftest import objective_for
+from vaerobust import files, rundir
 from vaerobust.metrics.robustness import success_table
-from vaerobust.report import figures, references, tables
-from vaerobust.report.report import build_report, result_statements
+from vaerobust.report import figures, tables
+from vaerobust.report.build import build_report
+from vaerobust.report.statements import result_statements
+from vaerobust.studies import get_study
+from vaerobust.studies.sootla2018 import references
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+SOOTLA = get_study("sootla2018")  # the study whose reference numbers these tests compare with
 
 
 # --------------------------------------------------------------------------- hand-made summaries
@@ -107,7 +112,7 @@ def test_pair_table_latex_has_ten_data_rows():
 def test_means_table_shows_the_thesis_beside_ours():
     half = constant_summary(2)  # every pair 2/4: mean 50 %
     summaries = {"disentangled": half, "entangled": half, "entangled_wd": half, "my_model": half}
-    md = tables.means_table_markdown(summaries)
+    md = tables.means_table_markdown(summaries, study=SOOTLA)
     d, e, w, m = (md_row(md, k) for k in summaries)
     ov = half["results"]["ignore"]["overall"]
     assert ov["mean"] == 0.5 and ov["ci_low"] < 0.5 < ov["ci_high"]
@@ -119,21 +124,21 @@ def test_means_table_shows_the_thesis_beside_ours():
     assert w[2] == "27.03% / 26.88%" and w[5] == "7.98% / 7.85%"
     assert m[2] == m[3] == m[5] == m[6] == "n/a"  # no reference for an unknown name
     assert d[7:] == ["90", "360", "100.00%"]
-    tex = tables.means_table_latex(summaries)
+    tex = tables.means_table_latex(summaries, study=SOOTLA)
     assert r"36.59\% / 36.86\%" in tex and r"entangled\_wd" in tex
     assert len([ln for ln in tex.splitlines() if ln.endswith(r"\\")]) == 5
 
 
 def test_marginal_table_puts_the_thesis_under_ours_only_for_known_names():
     s = constant_summary(1)  # every pair 1/4 moved onto the target: both measures 25 %
-    md = tables.marginal_table_markdown(s, "entangled")
+    md = tables.marginal_table_markdown(s, "entangled", study=SOOTLA)
     assert md_row(md, "AS ignore-target (ours)")[1:] == ["25.00%"] * 11
     assert md_row(md, "AS ignore-target (thesis)")[1:3] == ["5.87%", "63.87%"]
     assert md_row(md, "AS target (thesis)")[-1] == "9.18%"
     labels = [ln.split("|")[1].strip() for ln in md.splitlines()[2:]]
     assert labels == ["AS ignore-target (ours)", "AS ignore-target (thesis)", "AS target (ours)", "AS target (thesis)"]
-    assert "thesis" not in tables.marginal_table_markdown(s, "my_model")
-    assert len([ln for ln in tables.marginal_table_latex(s, "entangled").splitlines() if ln.endswith(r"\\")]) == 5
+    assert "thesis" not in tables.marginal_table_markdown(s, "my_model", study=SOOTLA)
+    assert len([ln for ln in tables.marginal_table_latex(s, "entangled", study=SOOTLA).splitlines() if ln.endswith(r"\\")]) == 5
 
 
 def test_pairs_frame_long_format():
@@ -148,20 +153,20 @@ def test_pairs_frame_long_format():
 
 def test_statements_follow_the_numbers():
     hi, mid, lo = constant_summary(3, 40), constant_summary(2, 40), constant_summary(1, 40)
-    agree = result_statements({"disentangled": hi, "entangled": mid, "entangled_wd": lo})
+    agree = result_statements({"disentangled": hi, "entangled": mid, "entangled_wd": lo}, study=SOOTLA)
     assert any("**disentangled** has the highest mean AS ignore-target" in s and "**entangled_wd** the lowest" in s
                for s in agree)
     assert any("disentangled > entangled > entangled_wd, agrees with" in s for s in agree)
     assert any("disentangled vs entangled: the 95% intervals do not overlap" in s for s in agree)
-    swapped = result_statements({"disentangled": lo, "entangled": mid, "entangled_wd": hi})
+    swapped = result_statements({"disentangled": lo, "entangled": mid, "entangled_wd": hi}, study=SOOTLA)
     assert any("entangled_wd > entangled > disentangled, does not agree with" in s for s in swapped)
-    close = result_statements({"disentangled": constant_summary(2, 4), "entangled": constant_summary(2, 4)})
+    close = result_statements({"disentangled": constant_summary(2, 4), "entangled": constant_summary(2, 4)}, study=SOOTLA)
     assert any("All 2 models have the same mean AS target" in s for s in close)
     assert not any("agrees with" in s for s in close)
     assert any("the 95% intervals overlap" in s and "(includes 0)" in s for s in close)
-    gap = result_statements({"a": handmade_summary()})
+    gap = result_statements({"a": handmade_summary()}, study=SOOTLA)
     assert any("a: only 89 of the 90 ordered pairs had a kept source" in s for s in gap)
-    mine = result_statements({"my_model": hi})
+    mine = result_statements({"my_model": hi}, study=SOOTLA)
     assert any("Only one model was attacked: **my_model**" in s for s in mine)
     assert not any("thesis" in s for s in mine)
 
@@ -189,14 +194,22 @@ def study_root(tmp_path_factory) -> Path:
     """A real (tiny) study: one judge, one trained and attacked VAE on the synthetic data,
     plus copies under other names whose attack results are replaced by known tables
     (``entangled_wd``: random rates; ``my_model``: no thesis numbers, per_pair None)."""
-    from vaerobust.config import (AttackConfig, ClassifierConfig, DataConfig, JudgeConfig, ObjectiveConfig,
-                                  RunConfig, SweepConfig, TrainConfig)
-    from vaerobust.evaluation import attack_sweep
-    from vaerobust.training import train_classifier, train_vae
+    from vaerobust.config import (
+        AttackConfig,
+        ClassifierConfig,
+        DataConfig,
+        JudgeConfig,
+        RunConfig,
+        SweepConfig,
+        TrainConfig,
+    )
+    from vaerobust.pipelines.attack import attack_sweep
+    from vaerobust.pipelines.train import train_vae
+    from vaerobust.pipelines.train_classifier import train_classifier
 
     root = tmp_path_factory.mktemp("study")
     run = root / "models" / "disentangled"
-    cfg = RunConfig(data=DataConfig(name="synthetic"), objective=ObjectiveConfig(name="jointvae", capacity_steps=50),
+    cfg = RunConfig(data=DataConfig(name="synthetic"), objective=objective_for("jointvae", capacity_steps=50),
                     train=TrainConfig(steps=50, log_every=25, checkpoint_every=50))
     train_vae(cfg, run, device="cpu", progress=False)
     train_classifier(JudgeConfig(data=DataConfig(name="synthetic"), classifier=ClassifierConfig(epochs=1)),
@@ -210,13 +223,13 @@ def study_root(tmp_path_factory) -> Path:
         summary = json.loads(path.read_text())
         summary["results"] = random_results(seed, p)
         summary["sweep"]["per_pair"] = per_pair
-        io.write_json(path, summary)
+        files.write_json(path, summary)
     return root
 
 
 def test_build_report_writes_every_file_with_the_run_numbers(study_root, tmp_path):
     out = tmp_path / "report"
-    path = build_report(study_root, out)
+    path = build_report(study_root, out, study="sootla2018")
     assert path == out / "report.md"
     for f in ("report.md", "tables.tex", "pairs.csv", "summary.json"):
         assert (out / f).is_file() and (out / f).stat().st_size > 500, f
@@ -279,21 +292,21 @@ def test_build_report_writes_every_file_with_the_run_numbers(study_root, tmp_pat
 
 
 def test_build_report_errors_are_one_line(study_root, tmp_path):
-    with pytest.raises(io.RunDirError, match="no VAE run") as e:
+    with pytest.raises(rundir.RunDirError, match="no VAE run") as e:
         build_report(tmp_path, tmp_path / "out")
     assert "\n" not in str(e.value)
-    with pytest.raises(io.RunDirError, match="does not exist"):
+    with pytest.raises(rundir.RunDirError, match="does not exist"):
         build_report(tmp_path / "nowhere", tmp_path / "out")
 
     root = tmp_path / "corrupt"
     shutil.copytree(study_root / "models" / "my_model", root / "models" / "my_model")
     summary = root / "models" / "my_model" / "attacks" / "latent" / "summary.json"
     summary.write_text('{"results": {"classes": [0, 1')
-    with pytest.raises(io.RunDirError, match="not valid JSON") as e:
+    with pytest.raises(rundir.RunDirError, match="not valid JSON") as e:
         build_report(root, tmp_path / "out")
     assert "\n" not in str(e.value) and "summary.json" in str(e.value)
     summary.write_text(json.dumps({"results": {"classes": list(range(10)), "n_kept": []}}))
-    with pytest.raises(io.RunDirError, match="lacks 'results.n_pairs_total'"):
+    with pytest.raises(rundir.RunDirError, match="lacks 'results.n_pairs_total'"):
         build_report(root, tmp_path / "out")
 
 
@@ -326,9 +339,9 @@ def test_report_shows_latent_codes_and_curves(study_root, tmp_path):
                          "categorical_agreement": [{"nmi": 0.6123, "best_map_accuracy": 0.7}]},
              "not_applicable": {"mig": "needs a dataset with a ground-truth factor grid; 'mnist' has none"},
              "split": "test"}
-    io.write_json(root / "models" / "disentangled" / "metrics" / "disentanglement.json", codes)
-    io.write_json(root / "models" / "disentangled" / "attacks" / "output-lam-sweep" / "curve.json", _curve(0.4321))
-    io.write_json(root / "models" / "my_model" / "attacks" / "output-lam-sweep" / "curve.json", _curve(0.2))
+    files.write_json(root / "models" / "disentangled" / "metrics" / "disentanglement.json", codes)
+    files.write_json(root / "models" / "disentangled" / "attacks" / "output-lam-sweep" / "curve.json", _curve(0.4321))
+    files.write_json(root / "models" / "my_model" / "attacks" / "output-lam-sweep" / "curve.json", _curve(0.2))
     out = tmp_path / "report"
     md = build_report(root, out).read_text()
     section = md[md.index("## Latent codes"):md.index("## Robustness curves")]

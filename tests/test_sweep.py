@@ -13,10 +13,12 @@ import pandas as pd
 import pytest
 import torch
 
-import vaerobust.evaluation as evaluation
+import vaerobust.pipelines.attack as evaluation
+from vaerobust.attacks.pairs import make_pairs, parse_pairs
 from vaerobust.config import AttackConfig, DataConfig, SweepConfig
-from vaerobust.evaluation import attack_sweep, make_pairs, parse_pairs, table_from_examples
+from vaerobust.metrics.robustness import success_table
 from vaerobust.models import Posterior
+from vaerobust.pipelines.attack import attack_sweep
 
 # --------------------------------------------------------------------------- parse_pairs
 
@@ -178,8 +180,8 @@ class FakeAttack:
 
 def _install_fakes(mp: pytest.MonkeyPatch) -> FakeAttack:
     atk = FakeAttack()
-    mp.setattr(evaluation, "load_vae", lambda run_dir, dev: FakeVAE())
-    mp.setattr(evaluation, "load_classifier", lambda run_dir, dev: FakeJudge())
+    mp.setattr(evaluation, "load_vae", lambda run_dir, dev, **kw: FakeVAE())
+    mp.setattr(evaluation, "load_classifier", lambda run_dir, dev, **kw: FakeJudge())
     mp.setattr(evaluation, "load_dataset", lambda cfg, split: fake_data() if split == "test" else pytest.fail("train split"))
     mp.setattr(evaluation, "build_attack", lambda vae, cfg, **kw: atk)
     return atk
@@ -317,6 +319,12 @@ def test_summary_bookkeeping(sweep_dir: Path) -> None:
     assert s["data_sha256"] == fingerprint(x, y)
 
 
+def table_from_examples(path: Path, classes: list[int] | None = None):  # type: ignore[no-untyped-def]
+    """The success table recomputed from a sweep's ``examples.csv`` alone (no re-attacking)."""
+    df = pd.read_csv(path)
+    return success_table(df.source, df.target, df.kept, df.adv_pred, classes)
+
+
 def test_table_from_examples_reproduces_summary(sweep_dir: Path) -> None:
     summary = json.loads((sweep_dir / "summary.json").read_text())
     table = table_from_examples(sweep_dir / "examples.csv", list(CLASSES))
@@ -368,7 +376,7 @@ def test_complete_sweep_with_other_settings_is_not_reused(
     import shutil
 
     from vaerobust.config import ConfigError
-    from vaerobust.io import RunDirError
+    from vaerobust.errors import RunDirError
 
     out = tmp_path / "copy"
     shutil.copytree(sweep_dir, out)
@@ -422,8 +430,8 @@ def _real_attack_sweep(out: Path, mp: pytest.MonkeyPatch, batch_size: int, pairs
     keep = torch.isin(y, torch.tensor([0, 1, 2]))
     x, y = x[keep][:30], y[keep][:30]
     vae = IdentityReconVAE()
-    mp.setattr(evaluation, "load_vae", lambda run_dir, dev: vae)
-    mp.setattr(evaluation, "load_classifier", lambda run_dir, dev: NearestJudge(x, y))
+    mp.setattr(evaluation, "load_vae", lambda run_dir, dev, **kw: vae)
+    mp.setattr(evaluation, "load_classifier", lambda run_dir, dev, **kw: NearestJudge(x, y))
     mp.setattr(evaluation, "load_dataset", lambda cfg, split: (x, y))
     attack_sweep("v", "j", out, AttackConfig(steps=3, lr=1e-2, noise_std=0.2),
                  SweepConfig(classes=(0, 1, 2), pairs=pairs, per_pair=3, seed=0, batch_size=batch_size),
@@ -476,10 +484,10 @@ def test_interrupted_sweep_resumes_with_identical_results(sweep_dir: Path, tmp_p
 
 
 def test_partial_sweep_with_other_settings_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from vaerobust import io
+    from vaerobust import files
     from vaerobust.config import ConfigError
 
-    io.write_json(tmp_path / "a" / "partial" / "settings.json", {"attack": {"steps": 3}, "sweep": {}, "data": {}})
+    files.write_json(tmp_path / "a" / "partial" / "settings.json", {"attack": {"steps": 3}, "sweep": {}, "data": {}})
     _install_fakes(monkeypatch)
     with pytest.raises(ConfigError, match="other settings"):
         attack_sweep("v", "j", tmp_path / "a", AttackConfig(steps=7), SweepConfig(classes=CLASSES),

@@ -12,26 +12,20 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from vaerobust import io
+from vaerobust import files, rundir
 from vaerobust.config import ClassifierConfig, ConfigError, DataConfig, JudgeConfig, RunConfig, apply_overrides
-from vaerobust.evaluation import run_config_of
-from vaerobust.io import RunDirError
-from vaerobust.models import VAE, LatentSpec
+from vaerobust.devices import resolve_device
+from vaerobust.errors import RunDirError
+from vaerobust.models import VAE, LatentSpec, check_images
+from vaerobust.models.encoding import predict
 from vaerobust.models.vae import VAEOutput
 from vaerobust.objectives import build_objective
 from vaerobust.objectives.terms import linear_capacity
-from vaerobust.training import (
-    batch_indices,
-    build_model,
-    check_images,
-    is_complete,
-    load_classifier,
-    load_vae,
-    predict,
-    resolve_device,
-    train_classifier,
-    train_vae,
-)
+from vaerobust.pipelines.attack import run_config_of
+from vaerobust.pipelines.train import build_model, train_vae
+from vaerobust.pipelines.train_classifier import train_classifier
+from vaerobust.rundir import is_complete, load_classifier, load_vae
+from vaerobust.training import batch_indices
 
 
 def _weights(run: Path) -> dict[str, torch.Tensor]:
@@ -40,7 +34,7 @@ def _weights(run: Path) -> dict[str, torch.Tensor]:
 
 def _metrics(run: Path) -> list[dict]:
     """metrics.jsonl without the wall-clock throughput column (it differs between runs)."""
-    return [{k: v for k, v in r.items() if k != "images_per_s"} for r in io.read_jsonl(run / "metrics.jsonl")]
+    return [{k: v for k, v in r.items() if k != "images_per_s"} for r in files.read_jsonl(run / "metrics.jsonl")]
 
 
 # --------------------------------------------------------------------------- steps
@@ -92,8 +86,8 @@ def test_manual_train_step_and_eval_step(tiny_vae: VAE, images: torch.Tensor) ->
 
 def test_save_load_identical_outputs(tiny_vae: VAE, images: torch.Tensor, tmp_path: Path) -> None:
     run = tmp_path / "run"
-    io.save_weights(run / "model.safetensors", tiny_vae)
-    io.write_json(run / "model.json", tiny_vae.describe())
+    rundir.save_weights(run / "model.safetensors", tiny_vae)
+    files.write_json(run / "model.json", tiny_vae.describe())
     loaded = load_vae(run)
     assert not loaded.training
     assert torch.equal(loaded.reconstruct(images), tiny_vae.reconstruct(images))
@@ -105,14 +99,14 @@ def test_save_load_identical_outputs(tiny_vae: VAE, images: torch.Tensor, tmp_pa
 def test_trained_run_loads_its_final_weights(tiny_run_cfg: RunConfig, tmp_path: Path, no_figures: None) -> None:
     run = train_vae(tiny_run_cfg, tmp_path / "run", device="cpu", progress=False)
     assert is_complete(run)
-    state = io.torch_load(run / "train_state.pt")
+    state = rundir.load_train_state(run / "train_state.pt")
     assert state["step"] == tiny_run_cfg.train.steps
     model = load_vae(run)
     for k, v in model.state_dict().items():
         assert torch.equal(v, state["model"][k]), k
     # config.yaml rebuilds the exact RunConfig; model.json the exact network
     assert run_config_of(run) == tiny_run_cfg
-    assert io.read_json(run / "model.json") == {"kind": "vae", "arch": "conv32", "hidden": 16, "gaussian": 4,
+    assert files.read_json(run / "model.json") == {"kind": "vae", "arch": "conv32", "hidden": 16, "gaussian": 4,
                                                 "categorical": [10]}
     # metrics: one row per log_every steps, each the loss of that step's batch
     rows = _metrics(run)
@@ -137,7 +131,7 @@ def test_interrupted_run_resumes_exactly(
     run = tmp_path / "resumed"
     train_vae(tiny_run_cfg, run, device="cpu", progress=False, stop_at=stop_at)
     assert not is_complete(run)
-    assert io.torch_load(run / "train_state.pt")["step"] == stop_at
+    assert rundir.load_train_state(run / "train_state.pt")["step"] == stop_at
     train_vae(tiny_run_cfg, run, device="cpu", progress=False)
     assert is_complete(run)
     a, b = _weights(uninterrupted), _weights(run)
@@ -146,7 +140,7 @@ def test_interrupted_run_resumes_exactly(
         assert torch.equal(a[k], b[k]), k
     assert _metrics(run) == _metrics(uninterrupted)
     # optimiser state too: the two runs could go on identically
-    sa, sb = io.torch_load(uninterrupted / "train_state.pt"), io.torch_load(run / "train_state.pt")
+    sa, sb = rundir.load_train_state(uninterrupted / "train_state.pt"), rundir.load_train_state(run / "train_state.pt")
     assert torch.equal(sa["noise_rng"], sb["noise_rng"])
     for pid, st in sa["optimizer"]["state"].items():
         for key, v in st.items():
@@ -170,7 +164,7 @@ def test_resume_drops_log_lines_after_the_checkpoint(
 def test_complete_run_is_not_retrained(tiny_run_cfg: RunConfig, uninterrupted: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     files = ("model.safetensors", "train_state.pt", "metrics.jsonl", "config.yaml", "complete.json")
     before = {f: (uninterrupted / f).stat().st_mtime_ns for f in files}
-    import vaerobust.training as training
+    import vaerobust.pipelines.train as training
 
     monkeypatch.setattr(training, "load_dataset", lambda *a, **k: pytest.fail("a complete run was retrained"))
     assert train_vae(tiny_run_cfg, uninterrupted, device="cpu", progress=False) == uninterrupted
@@ -195,7 +189,7 @@ def test_run_dir_with_other_settings_is_refused(
 
 def test_corrupt_weights_name_the_file(tiny_vae: VAE, tmp_path: Path) -> None:
     run = tmp_path / "run"
-    io.write_json(run / "model.json", tiny_vae.describe())
+    files.write_json(run / "model.json", tiny_vae.describe())
     (run / "model.safetensors").write_bytes(b"\x00\x01 not a safetensors file")
     with pytest.raises(RunDirError) as e:
         load_vae(run)
@@ -204,8 +198,8 @@ def test_corrupt_weights_name_the_file(tiny_vae: VAE, tmp_path: Path) -> None:
 
 def test_truncated_weights_name_the_file(tiny_vae: VAE, tmp_path: Path) -> None:
     run = tmp_path / "run"
-    io.save_weights(run / "model.safetensors", tiny_vae)
-    io.write_json(run / "model.json", tiny_vae.describe())
+    rundir.save_weights(run / "model.safetensors", tiny_vae)
+    files.write_json(run / "model.json", tiny_vae.describe())
     data = (run / "model.safetensors").read_bytes()
     (run / "model.safetensors").write_bytes(data[: len(data) // 2])
     with pytest.raises(RunDirError, match="model.safetensors"):
@@ -214,8 +208,8 @@ def test_truncated_weights_name_the_file(tiny_vae: VAE, tmp_path: Path) -> None:
 
 def test_weights_of_another_network(tiny_vae: VAE, tmp_path: Path) -> None:
     run = tmp_path / "run"
-    io.save_weights(run / "model.safetensors", VAE(LatentSpec(3, (10,)), hidden=16))
-    io.write_json(run / "model.json", tiny_vae.describe())
+    rundir.save_weights(run / "model.safetensors", VAE(LatentSpec(3, (10,)), hidden=16))
+    files.write_json(run / "model.json", tiny_vae.describe())
     with pytest.raises(RunDirError, match="model.safetensors"):
         load_vae(run)
 
@@ -233,7 +227,7 @@ def test_missing_files_in_run_dir(tiny_vae: VAE, tmp_path: Path) -> None:
     run.mkdir()
     with pytest.raises(RunDirError, match="model.json"):
         load_vae(run)
-    io.write_json(run / "model.json", tiny_vae.describe())
+    files.write_json(run / "model.json", tiny_vae.describe())
     with pytest.raises(RunDirError, match="model.safetensors"):
         load_vae(run)
     (run / "model.json").write_text("{not json")
@@ -243,11 +237,11 @@ def test_missing_files_in_run_dir(tiny_vae: VAE, tmp_path: Path) -> None:
 
 def test_wrong_kind_of_run(tiny_vae: VAE, tmp_path: Path) -> None:
     run = tmp_path / "judge"
-    io.write_json(run / "model.json", {"kind": "classifier", "arch": "lenet32", "classes": 10})
+    files.write_json(run / "model.json", {"kind": "classifier", "arch": "lenet32", "classes": 10})
     with pytest.raises(RunDirError, match="expected a VAE"):
         load_vae(run)
     vae_run = tmp_path / "vae"
-    io.write_json(vae_run / "model.json", tiny_vae.describe())
+    files.write_json(vae_run / "model.json", tiny_vae.describe())
     with pytest.raises(RunDirError, match="expected a classifier"):
         load_classifier(vae_run)
 
@@ -330,7 +324,7 @@ def test_train_classifier_learns_synthetic(tmp_path: Path) -> None:
     cfg = JudgeConfig(DataConfig(name="synthetic"), ClassifierConfig(epochs=2, lr=0.05, momentum=0.9, max_steps=60))
     run = train_classifier(cfg, tmp_path / "judge", device="cpu", progress=False)
     assert is_complete(run)
-    ev = io.read_json(run / "eval.json")
+    ev = files.read_json(run / "eval.json")
     assert ev["steps"] == 60 and ev["n_test"] == 500
     assert ev["test_accuracy"] > 0.5  # ten well-separated blobs; chance is 0.1
     judge = load_classifier(run)

@@ -12,16 +12,17 @@ import torch
 from safetensors.torch import load_file
 from torch.distributions import Normal
 
-from vaerobust import io
+from conftest import objective_for
+from vaerobust import files, rundir
 from vaerobust.config import (
     ConfigError,
     DataConfig,
     ModelConfig,
-    ObjectiveConfig,
     RunConfig,
     TrainConfig,
     apply_overrides,
     load_study,
+    objective_config,
     resolve_preset,
 )
 from vaerobust.models import VAE, LatentSpec, Posterior, build_vae
@@ -39,7 +40,8 @@ from vaerobust.objectives.terms import (
     linear_capacity,
     tc_decomposition,
 )
-from vaerobust.training import build_model, is_complete, train_vae
+from vaerobust.pipelines.train import build_model, train_vae
+from vaerobust.rundir import is_complete
 
 # --------------------------------------------------------------------------- every objective trains
 
@@ -49,7 +51,7 @@ def _tiny_cfg(name: str, **objective: object) -> RunConfig:
     return RunConfig(
         data=DataConfig(name="synthetic", image_size=16),
         model=ModelConfig(arch="mlp", gaussian_dims=4, categorical=(), hidden=32),
-        objective=ObjectiveConfig(name=name, capacity_steps=10, disc_hidden=16, disc_layers=2, **objective),
+        objective=objective_for(name, capacity_steps=10, disc_hidden=16, disc_layers=2, **objective),
         train=TrainConfig(steps=10, batch_size=32, lr=3e-3, seed=0, log_every=1, checkpoint_every=5),
     )
 
@@ -61,7 +63,7 @@ def test_every_objective_trains(name: str, tmp_path: Path, no_figures: None) -> 
     init = {k: v.clone() for k, v in build_model(cfg).state_dict().items()}
     run = train_vae(cfg, tmp_path / name, device="cpu", progress=False)
     assert is_complete(run)
-    rows = io.read_jsonl(run / "metrics.jsonl")
+    rows = files.read_jsonl(run / "metrics.jsonl")
     assert [r["step"] for r in rows] == list(range(1, 11))
     for r in rows:
         assert {"loss", "recon", "kl_gauss", "kl_cat"} <= set(r)
@@ -143,7 +145,7 @@ def _forward(spec: LatentSpec, seed: int = 0, m: int = 8) -> tuple[torch.Tensor,
 
 def test_beta_tcvae_loss_weights_its_terms() -> None:
     x, out = _forward(LatentSpec(3, (4,)))
-    obj = build_objective(ObjectiveConfig(name="beta_tcvae", mi_weight=2.0, beta=6.0, dim_kl_weight=0.5))
+    obj = build_objective(objective_for("beta_tcvae", mi_weight=2.0, beta=6.0, dim_kl_weight=0.5))
     obj.setup(LatentSpec(3, (4,)), dataset_size=1000)
     t = obj(out, x, 0).terms
     dec = tc_decomposition(out.code[:, :3], out.posterior.mean, out.posterior.logvar, 1000)
@@ -151,7 +153,7 @@ def test_beta_tcvae_loss_weights_its_terms() -> None:
     expected = t["recon"] + 2.0 * t["mi"] + 6.0 * t["tc"] + 0.5 * t["dim_kl"] + t["kl_cat"]
     torch.testing.assert_close(obj(out, x, 0).loss, expected)
     # a configured dataset_size wins over the trainer's
-    fixed = build_objective(ObjectiveConfig(name="beta_tcvae", dataset_size=7))
+    fixed = build_objective(objective_for("beta_tcvae", dataset_size=7))
     fixed.setup(LatentSpec(3, (4,)), dataset_size=1000)
     dec7 = tc_decomposition(out.code[:, :3], out.posterior.mean, out.posterior.logvar, 7)
     torch.testing.assert_close(fixed(out, x, 0).terms["mi"], dec7.mi.mean())
@@ -179,7 +181,7 @@ def test_dip_vae_regulariser_vanishes_at_identity_covariance(dip_type: str) -> N
     d = 3
     mu = _identity_cov_means(d)
     torch.testing.assert_close(batch_covariance(mu), torch.eye(d, dtype=torch.float64))
-    obj = build_objective(ObjectiveConfig(name="dip_vae", dip_type=dip_type, lambda_od=5.0, lambda_d=7.0))
+    obj = build_objective(objective_for("dip_vae", dip_type=dip_type, lambda_od=5.0, lambda_d=7.0))
     if dip_type == "i":
         mean, logvar = mu, torch.randn(2 * d, d, dtype=torch.float64)  # type i ignores the variances
     else:  # Cov[mu] = I/2 and E[sigma^2] = 1/2: the aggregate covariance is I
@@ -192,7 +194,7 @@ def test_dip_vae_regulariser_vanishes_at_identity_covariance(dip_type: str) -> N
     torch.testing.assert_close(res.loss, res.terms["recon"] + res.terms["kl_gauss"])
     # the other type does see a penalty on the same batch: sum_i (1/2 - 1)^2 = d / 4 for ii's
     # means under type i; for i's batch, type ii adds E[sigma^2] to the diagonal
-    other = build_objective(ObjectiveConfig(name="dip_vae", dip_type="ii" if dip_type == "i" else "i"))
+    other = build_objective(objective_for("dip_vae", dip_type="ii" if dip_type == "i" else "i"))
     assert other(out, x, 0).terms["dip_diag"].item() > 0.1
 
 
@@ -202,11 +204,11 @@ def test_dip_vae_loss_on_a_hand_made_batch() -> None:
     logvar = torch.zeros_like(mean)
     x = torch.rand(4, 1, 2, 2, dtype=torch.float64)
     out = VAEOutput(Posterior(mean, logvar), mean, torch.zeros_like(x))
-    res = build_objective(ObjectiveConfig(name="dip_vae", dip_type="i", lambda_od=3.0, lambda_d=5.0))(out, x, 0)
+    res = build_objective(objective_for("dip_vae", dip_type="i", lambda_od=3.0, lambda_d=5.0))(out, x, 0)
     assert res.terms["dip_offdiag"].item() == pytest.approx(2.0)  # 1^2 + 1^2
     assert res.terms["dip_diag"].item() == pytest.approx(0.0)
     # type ii adds E[sigma^2] = 1 to the diagonal: (2 - 1)^2 * 2 = 2
-    res2 = build_objective(ObjectiveConfig(name="dip_vae", dip_type="ii"))(out, x, 0)
+    res2 = build_objective(objective_for("dip_vae", dip_type="ii"))(out, x, 0)
     assert res2.terms["dip_diag"].item() == pytest.approx(2.0)
     expected = res.terms["recon"] + kl_gaussian(mean, logvar).mean() + 3.0 * 2.0
     torch.testing.assert_close(res.loss, expected)
@@ -231,7 +233,7 @@ def test_discriminator_log_ratio_is_the_logit_difference() -> None:
 
 def test_factor_vae_tc_term_is_gamma_weighted_discriminator_ratio() -> None:
     x, out = _forward(LatentSpec(3, ()))
-    obj = build_objective(ObjectiveConfig(name="factor_vae", gamma=35.0, disc_hidden=8, disc_layers=2))
+    obj = build_objective(objective_for("factor_vae", gamma=35.0, disc_hidden=8, disc_layers=2))
     obj.setup(LatentSpec(3, ()), dataset_size=100)
     with torch.no_grad():
         for p in obj.discriminator.parameters():
@@ -260,7 +262,7 @@ def test_permute_dims_shuffles_each_variable_across_the_batch() -> None:
 def test_factor_vae_discriminator_learns_the_total_correlation(correlated: bool) -> None:
     # z_2 = z_1 + 0.1 eps: TC = -1/2 log(1 - rho^2) ~= 2.3 nats; independent z: TC = 0
     torch.manual_seed(0)
-    obj = build_objective(ObjectiveConfig(name="factor_vae", disc_hidden=64, disc_layers=2, disc_lr=3e-3))
+    obj = build_objective(objective_for("factor_vae", disc_hidden=64, disc_layers=2, disc_lr=3e-3))
     obj.setup(LatentSpec(2, ()), dataset_size=1)
     g = torch.Generator().manual_seed(0)
 
@@ -280,21 +282,21 @@ def test_factor_vae_discriminator_learns_the_total_correlation(correlated: bool)
 
 
 def test_factor_vae_state_round_trip_and_errors() -> None:
-    obj = build_objective(ObjectiveConfig(name="factor_vae", disc_hidden=8, disc_layers=1))
+    obj = build_objective(objective_for("factor_vae", disc_hidden=8, disc_layers=1))
     with pytest.raises(RuntimeError, match="setup"):
         obj.aux_step(torch.zeros(4, 2), None, 0)
     assert obj.state_dict() == {} and len(obj.modules()) == 0
     obj.setup(LatentSpec(2, ()), dataset_size=10)
     obj.aux_step(torch.randn(4, 2), None, 0)
     state = obj.state_dict()
-    other = build_objective(ObjectiveConfig(name="factor_vae", disc_hidden=8, disc_layers=1))
+    other = build_objective(objective_for("factor_vae", disc_hidden=8, disc_layers=1))
     other.setup(LatentSpec(2, ()), dataset_size=10)
     other.load_state_dict(state)
     for k, v in obj.discriminator.state_dict().items():
         assert torch.equal(other.discriminator.state_dict()[k], v)
     assert other.optimizer.state_dict()["state"][0]["step"] == 1
     with pytest.raises(ValueError, match="keeps no state"):
-        build_objective(ObjectiveConfig(name="elbo")).load_state_dict({"x": 1})
+        build_objective(objective_for("elbo")).load_state_dict({"x": 1})
 
 
 def test_factor_vae_resumes_exactly(tmp_path: Path, no_figures: None) -> None:
@@ -302,19 +304,19 @@ def test_factor_vae_resumes_exactly(tmp_path: Path, no_figures: None) -> None:
     full = train_vae(cfg, tmp_path / "full", device="cpu", progress=False)
     part = tmp_path / "part"
     train_vae(cfg, part, device="cpu", progress=False, stop_at=3)
-    assert not is_complete(part) and io.torch_load(part / "train_state.pt")["step"] == 3
+    assert not is_complete(part) and rundir.load_train_state(part / "train_state.pt")["step"] == 3
     train_vae(cfg, part, device="cpu", progress=False)
     for name in ("model.safetensors", "objective.safetensors"):
         a, b = load_file(str(full / name)), load_file(str(part / name))
         assert set(a) == set(b) and all(torch.equal(a[k], b[k]) for k in a), name
     assert any(k.startswith("discriminator.") for k in load_file(str(full / "objective.safetensors")))
-    sa, sb = io.torch_load(full / "train_state.pt"), io.torch_load(part / "train_state.pt")
+    sa, sb = rundir.load_train_state(full / "train_state.pt"), rundir.load_train_state(part / "train_state.pt")
     for k, v in sa["objective"]["discriminator"].items():
         assert torch.equal(v, sb["objective"]["discriminator"][k])
     opt_a, opt_b = sa["objective"]["optimizer"]["state"], sb["objective"]["optimizer"]["state"]
     assert all(torch.equal(opt_a[i]["exp_avg_sq"], opt_b[i]["exp_avg_sq"]) for i in opt_a)
     strip = lambda rows: [{k: v for k, v in r.items() if k != "images_per_s"} for r in rows]  # noqa: E731
-    assert strip(io.read_jsonl(full / "metrics.jsonl")) == strip(io.read_jsonl(part / "metrics.jsonl"))
+    assert strip(files.read_jsonl(full / "metrics.jsonl")) == strip(files.read_jsonl(part / "metrics.jsonl"))
 
 
 # --------------------------------------------------------------------------- capacity (Burgess)
@@ -322,7 +324,7 @@ def test_factor_vae_resumes_exactly(tmp_path: Path, no_figures: None) -> None:
 
 def test_capacity_with_gaussian_latents_only() -> None:
     x, out = _forward(LatentSpec(4, ()))
-    res = build_objective(ObjectiveConfig(name="capacity", gamma=1000.0, capacity_max=25.0, capacity_steps=100))(out, x, 40)
+    res = build_objective(objective_for("capacity", gamma=1000.0, capacity_max=25.0, capacity_steps=100))(out, x, 40)
     kl = kl_gaussian(out.posterior.mean, out.posterior.logvar).mean()
     assert res.terms["kl_cat"].item() == 0.0 and res.terms["capacity"].item() == pytest.approx(10.0)
     torch.testing.assert_close(res.loss, res.terms["recon"] + 1000.0 * (kl - linear_capacity(40, 25.0, 100)).abs())
@@ -392,8 +394,10 @@ def test_arch_and_image_size_mismatch_is_a_clear_error() -> None:
      ({"disc_layers": 0}, "disc_layers"), ({"lambda_od": -1.0}, "lambda_od"), ({"mi_weight": -1.0}, "mi_weight")],
 )
 def test_objective_config_range_checks(override: dict, key: str) -> None:
+    owner = {"dip_type": "dip_vae", "disc_betas": "factor_vae", "dataset_size": "beta_tcvae", "disc_layers": "factor_vae",
+             "lambda_od": "dip_vae", "mi_weight": "beta_tcvae"}[key]
     with pytest.raises(ConfigError, match=f"objective.{key} = .*expected"):
-        ObjectiveConfig(**override)
+        objective_config(owner, **override)
 
 
 # --------------------------------------------------------------------------- the dSprites preset
@@ -424,13 +428,13 @@ def test_dsprites_preset_smoke_run(model: str, tmp_path: Path, no_figures: None)
     cfg = apply_overrides(cfg, {"data.name": "synthetic", "train.steps": 3, "train.batch_size": 8})
     run = train_vae(cfg, tmp_path / model, device="cpu", progress=False)
     assert is_complete(run)
-    assert io.read_json(run / "model.json")["arch"] == "conv64"
-    assert io.torch_load(run / "train_state.pt")["step"] == 3
+    assert files.read_json(run / "model.json")["arch"] == "conv64"
+    assert rundir.load_train_state(run / "train_state.pt")["step"] == 3
 
 
 def test_reproduce_refuses_a_study_whose_judge_does_not_see_the_models_data() -> None:
     from vaerobust.config import ConfigError
-    from vaerobust.experiments.runner import resolve_study
+    from vaerobust.pipelines.reproduce import resolve_study
 
     with pytest.raises(ConfigError, match="model 'beta_vae' trains on dsprites 64x64 but the judge on mnist 32x32"):
         resolve_study("dsprites")

@@ -1,12 +1,18 @@
-"""The ``vaerobust`` command: parses arguments, then calls the importable functions.
+"""The ``vaerobust`` command: parse arguments, call one pipeline, print its result.
 
-Every known failure (a config typo, an unknown name, a missing or corrupt file, a missing
-dataset) is printed as one line ``error: ...`` with exit status 2.
+Each command calls ``run(...)`` of the module of the same name in :mod:`vaerobust.pipelines`
+(``attack --sweep`` calls :mod:`~vaerobust.pipelines.strength`). A user error (a bad setting,
+an unknown name, a missing, corrupt, locked or unwritable file, data that cannot be obtained)
+is printed as one line ``error: ...`` with exit status 2; Ctrl-C prints where the command
+stopped and how to resume it, with exit status 130; anything else is a bug and keeps its
+traceback.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
+import math
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -23,25 +29,22 @@ DEVICE_HELP = "auto (cuda if available), cpu or cuda."
 
 @data_app.command("fetch")
 def data_fetch(
-    name: str = typer.Argument("mnist", help="Dataset name (mnist)."),
-    root: Optional[Path] = typer.Option(None, help="A folder holding the four MNIST IDX files."),
+    name: str = typer.Argument("mnist", help="Dataset name (mnist, dsprites)."),
+    root: Optional[Path] = typer.Option(None, help="A folder holding the dataset's files."),
 ) -> None:
     """Fetch a dataset through its chain of sources, verify checksums, and cache it."""
-    if name != "mnist":
-        raise ValueError(f"dataset {name!r} cannot be fetched; expected: mnist")
-    from vaerobust.data.mnist import fetch_mnist, mnist_fingerprint
+    from vaerobust.pipelines import data_fetch as pipeline
 
-    path = fetch_mnist(root=root)
-    typer.echo(f"mnist cached at {path} (sha256 of the arrays: {mnist_fingerprint()})")
+    typer.echo(pipeline.run(name, root))
 
 
 @app.command()
 def presets() -> None:
     """List the study presets and their models."""
-    from vaerobust.config import load_study, preset_names
+    from vaerobust.pipelines import presets as pipeline
 
-    for name in preset_names():
-        typer.echo(f"{name}: {', '.join(f'{name}/{m}' for m in load_study(name).models)}")
+    for line in pipeline.run():
+        typer.echo(line)
 
 
 @app.command()
@@ -55,19 +58,14 @@ def train(
     progress: bool = typer.Option(True, help="Show a progress bar."),
 ) -> None:
     """Train one VAE into a run directory (resumes an interrupted one)."""
-    from vaerobust.config import RunConfig, apply_overrides, from_dict, load_yaml, resolve_preset
-    from vaerobust.training import train_vae
+    from vaerobust.pipelines import train as pipeline
 
-    if (preset is None) == (config is None):
-        raise ValueError("give exactly one of --preset STUDY/MODEL or --config FILE")
-    cfg = resolve_preset(preset, quick) if preset else from_dict(RunConfig, load_yaml(config))
-    cfg = apply_overrides(cfg, set_)
-    train_vae(cfg, out, device=device, progress=progress)
+    pipeline.run(out, preset=preset, config=config, quick=quick, overrides=set_, device=device, progress=progress)
     typer.echo(f"trained: {out}")
 
 
 @app.command("train-classifier")
-def train_classifier_cmd(
+def train_classifier(
     out: Path = typer.Option(..., help="Run directory of the judge."),
     preset: str = typer.Option("sootla2018", help="Study whose judge settings are used."),
     quick: bool = typer.Option(False, help="Use the study's --quick budgets."),
@@ -75,15 +73,10 @@ def train_classifier_cmd(
     device: str = typer.Option("auto", help=DEVICE_HELP),
     progress: bool = typer.Option(True),
 ) -> None:
-    """Train the LeNet judge that labels reconstructions."""
-    from vaerobust import io
-    from vaerobust.config import apply_overrides
-    from vaerobust.experiments.runner import resolve_study
-    from vaerobust.training import train_classifier
+    """Train the judge that labels reconstructions."""
+    from vaerobust.pipelines import train_classifier as pipeline
 
-    cfg = apply_overrides(resolve_study(preset, quick).judge, set_)
-    train_classifier(cfg, out, device=device, progress=progress)
-    acc = io.read_json(out / "eval.json")["test_accuracy"]
+    acc = pipeline.run(out, preset=preset, quick=quick, overrides=set_, device=device, progress=progress)
     typer.echo(f"judge test accuracy: {acc:.2%} ({out})")
 
 
@@ -107,40 +100,33 @@ def attack(
     With --sweep, the attack runs once per grid value and the robustness curves (AS versus the
     value, the distortion-distortion curve and its AUDDC) are written to OUT/curve.json.
     """
-    from vaerobust import io
-    from vaerobust.config import apply_overrides, parse_overrides
-    from vaerobust.evaluation import attack_sweep
-    from vaerobust.experiments.runner import resolve_study
-
-    study = resolve_study(preset)
-    sweep = apply_overrides(study.sweep, {"pairs": pairs, "per_pair": per_pair})
-    ov = parse_overrides(set_)
-    bad = [k for k in ov if k.split(".")[0] not in ("attack", "sweep")]
-    if bad:
-        raise ValueError(f"override {bad[0]!r}: expected a key under attack. or sweep.")
-    acfg = apply_overrides(study.attack, {k[7:]: v for k, v in ov.items() if k.startswith("attack.")})
-    if attack_name is not None:
-        acfg = apply_overrides(acfg, {"name": attack_name})
-    sweep = apply_overrides(sweep, {k[6:]: v for k, v in ov.items() if k.startswith("sweep.")})
+    common = dict(out=out, preset=preset, pairs=pairs, per_pair=per_pair, attack_name=attack_name, overrides=set_,
+                  device=device, progress=progress)
     if sweep_spec is not None:
-        from vaerobust.curves import parse_grid, strength_sweep
+        from vaerobust.pipelines import strength
 
-        key, values = parse_grid(sweep_spec)
-        out = out or run / "attacks" / f"{acfg.name}-{key}-sweep"
-        strength_sweep(run, judge, out, acfg, sweep, key, values, device=device, progress=progress, echo=typer.echo)
-        curve = io.read_json(out / "curve.json")
-        for p in curve["points"]:
-            typer.echo(f"{key}={p['value']:g}: AS ignore-target {p['ignore']['mean']:.2%}, AS target "
-                       f"{p['target']['mean']:.2%}, L2 {p['l2']:.3f}, output distance {p['out_dist']:.3f}")
-        auddc = curve["auddc"]
-        typer.echo(f"AUDDC {auddc:.4f} (output), {curve['auddc_latent']:.4f} (latent) ({out})" if auddc is not None
-                   else f"AUDDC: no attacked example ({out})")
+        folder, curve = strength.run(run, judge, sweep_spec, echo=typer.echo, **common)  # type: ignore[arg-type]
+        for p in curve.points:
+            typer.echo(f"{curve.key}={p['value']:g}: AS ignore-target {_pct(p['ignore']['mean'])}, AS target "
+                       f"{_pct(p['target']['mean'])}, L2 {_num(p['l2'])}, output distance {_num(p['out_dist'])}")
+        typer.echo(f"AUDDC {curve.auddc:.4f} (output), {_num(curve.auddc_latent)} (latent) ({folder})"
+                   if curve.auddc is not None else f"AUDDC: no attacked example ({folder})")
         return
-    out = out or run / "attacks" / acfg.name
-    attack_sweep(run, judge, out, acfg, sweep, device=device, progress=progress)
-    ov_ig = io.read_json(out / "summary.json")["results"]["ignore"]["overall"]
-    ov_t = io.read_json(out / "summary.json")["results"]["target"]["overall"]
-    typer.echo(f"AS ignore-target {ov_ig['mean']:.2%}, AS target {ov_t['mean']:.2%} ({out})")
+    from vaerobust.pipelines import attack as pipeline
+
+    folder, summary = pipeline.run(run, judge, **common)  # type: ignore[arg-type]
+    for w in summary.warnings:
+        typer.echo(f"warning: {w}", err=True)
+    typer.echo(f"AS ignore-target {_pct(summary.overall('ignore')['mean'])}, "
+               f"AS target {_pct(summary.overall('target')['mean'])} ({folder})")
+
+
+def _pct(x: object) -> str:
+    return f"{x:.2%}" if isinstance(x, (int, float)) and math.isfinite(x) else "n/a"
+
+
+def _num(x: object) -> str:
+    return f"{x:.3f}" if isinstance(x, (int, float)) and math.isfinite(x) else "n/a"
 
 
 @app.command()
@@ -160,31 +146,26 @@ def evaluate(
     """
     import json
 
-    from vaerobust import io
-    from vaerobust.disentanglement import evaluate_run
+    from vaerobust.pipelines import evaluate as pipeline
 
-    for name, v in (("--num-train", num_train), ("--num-test", num_test)):
-        if v is not None and v < 1:
-            raise ValueError(f"{name} {v}: expected an integer >= 1")
-    sizes = {k: v for k, v in (("num_train", num_train), ("num_test", num_test)) if v is not None}
-    path = evaluate_run(run, metrics, device=device, seed=seed, sizes=sizes or None)
-    res = io.read_json(path)
+    res = pipeline.run(run, metrics, num_train=num_train, num_test=num_test, seed=seed, device=device)
     for name, value in res["metrics"].items():
         typer.echo(f"{name}: {json.dumps(value)}")
     for name, why in res["not_applicable"].items():
         typer.echo(f"{name}: not applicable ({why})")
-    typer.echo(f"written: {path}")
+    typer.echo(f"written: {res['path']}")
 
 
 @app.command()
 def report(
     root: Path = typer.Argument(..., help="A folder of run directories (e.g. runs/sootla2018)."),
     out: Path = typer.Option(Path("report"), help="Where report.md, tables and figures go."),
+    study: Optional[str] = typer.Option(None, help="The study whose reference numbers to show (default: the runs')."),
 ) -> None:
-    """Write the Markdown/LaTeX report, tables and figures from run directories."""
-    from vaerobust.report.report import build_report
+    """Write the Markdown/HTML/LaTeX report, tables and figures from run directories."""
+    from vaerobust.pipelines import report as pipeline
 
-    typer.echo(f"report: {build_report(root, out)}")
+    typer.echo(f"report: {pipeline.run(root, out, study=study)}")
 
 
 @app.command()
@@ -197,33 +178,38 @@ def reproduce(
     progress: bool = typer.Option(True),
 ) -> None:
     """Run a whole study: judge, every VAE, the attack sweeps, the report (finished steps skipped)."""
-    from vaerobust.experiments.runner import reproduce as run_study
+    from vaerobust.pipelines.reproduce import reproduce as pipeline
 
     out = out or Path("runs") / (Path(study).stem + ("-quick" if quick else ""))
-    run_study(study, out, quick=quick, device=device, overrides=set_, progress=progress, echo=typer.echo)
+    pipeline(study, out, quick=quick, device=device, overrides=set_, progress=progress, echo=typer.echo)
+
+
+#: OS errors that are about the user's machine (a path, a disk), not bugs: shown in one line.
+USER_OS_ERRORS = (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT, errno.ENOTDIR, errno.EISDIR,
+                  errno.ENOENT, errno.EEXIST)
 
 
 def main() -> None:
-    """Entry point: run the app and turn known errors into one line and exit status 2."""
-    from vaerobust.config import ConfigError
-    from vaerobust.io import RunDirError
-    from vaerobust.registry import UnknownNameError
+    """Entry point: run the app; user errors -> one line and exit status 2, Ctrl-C -> 130."""
+    from vaerobust.errors import Interrupted, UserError
 
-    known: tuple[type[BaseException], ...] = (ConfigError, RunDirError, UnknownNameError, ValueError, FileNotFoundError)
-    try:
-        from vaerobust.data.sources import DataSourceError
-
-        known = known + (DataSourceError,)
-    except ImportError:  # pragma: no cover
-        pass
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         app(standalone_mode=False)
-    except known as e:
-        typer.echo(f"error: {e}", err=True)
+    except UserError as e:
+        typer.echo(f"error: {' '.join(str(e).split())}", err=True)
         sys.exit(2)
-    except typer.Abort:
+    except Interrupted as e:
+        typer.echo(f"interrupted: {e}", err=True)
         sys.exit(130)
+    except (KeyboardInterrupt, typer.Abort):
+        typer.echo("interrupted (nothing in progress was lost: finished outputs are complete files)", err=True)
+        sys.exit(130)
+    except OSError as e:
+        if e.errno in USER_OS_ERRORS and (e.filename or e.strerror):
+            typer.echo(f"error: {e.strerror or e.__class__.__name__}: {e.filename or ''}".rstrip(": "), err=True)
+            sys.exit(2)
+        raise
     except Exception as e:
         # click's usage errors (typer bundles its own click): show them as click would
         if hasattr(e, "show") and hasattr(e, "exit_code"):

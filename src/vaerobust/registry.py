@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import Callable, Generic, Iterator, TypeVar
 
+from vaerobust.errors import UnknownNameError
+
 T = TypeVar("T")
-
-
-class UnknownNameError(LookupError):
-    """An unknown registry name; the message lists the known ones."""
 
 
 class Registry(Generic[T]):
@@ -49,3 +47,6 @@ class Registry(Generic[T]):
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())
+
+
+__all__ = ["Registry", "UnknownNameError"]

@@ -16,11 +16,12 @@ import torch
 from torch import Tensor, nn
 
 from vaerobust.config import AttackConfig
+from vaerobust.errors import ConfigError, InputError
 from vaerobust.models.latents import Posterior
 from vaerobust.models.layout import channels_last
 from vaerobust.registry import Registry
 
-ATTACKS: Registry[type["Attack"]] = Registry("attack")
+ATTACKS: Registry[type[Attack]] = Registry("attack")
 
 
 def project_box(x: Tensor, x_src: Tensor, eps: float) -> Tensor:
@@ -73,8 +74,8 @@ class Attack:
     """
 
     def __init__(self, model: nn.Module, cfg: AttackConfig, judge: nn.Module | None = None) -> None:
-        if cfg.eps < 0 or cfg.steps < 0 or cfg.lam < 0:
-            raise ValueError(f"attack settings eps={cfg.eps}, steps={cfg.steps}, lam={cfg.lam}: expected all >= 0")
+        if cfg.eps < 0 or cfg.steps < 0 or cfg.lam < 0:  # AttackConfig checks these too; a duck-typed cfg may not
+            raise ConfigError(f"attack settings eps={cfg.eps}, steps={cfg.steps}, lam={cfg.lam}: expected all >= 0")
         self.model = model
         self.cfg = cfg
         self.judge = judge
@@ -97,18 +98,23 @@ class Attack:
         ``noise_std``) if given, else drawn from ``generator`` (CPU) for the whole batch."""
         expected = tuple(getattr(self.model, "image_shape", x_src.shape[1:]))
         for name, x in (("source", x_src), ("target", x_tgt)):
-            if x.dim() != 4 or tuple(x.shape[1:]) != expected:
-                raise ValueError(
-                    f"{name} images of shape {tuple(x.shape)}: expected [B, {', '.join(map(str, expected))}] for this model"
-                )
-            if torch.isnan(x).any() or x.min() < 0 or x.max() > 1:
-                raise ValueError(f"{name} images must be finite with pixels in [0, 1]")
+            if not isinstance(x, Tensor) or x.dim() != 4 or tuple(x.shape[1:]) != expected:
+                raise InputError(f"{name} images of shape {tuple(getattr(x, 'shape', ()))}: expected "
+                                 f"[B, {', '.join(map(str, expected))}] for this model")
+            if x.shape[0] == 0:
+                raise InputError(f"{name} images: an empty batch, expected at least one image")
+            if not x.is_floating_point():
+                raise InputError(f"{name} images of dtype {x.dtype}: expected floating point pixels in [0, 1]")
+            if not bool(torch.isfinite(x).all()) or x.min() < 0 or x.max() > 1:
+                raise InputError(f"{name} images must be finite with pixels in [0, 1]")
         if x_src.shape != x_tgt.shape:
-            raise ValueError(f"source {tuple(x_src.shape)} and target {tuple(x_tgt.shape)} shapes differ")
+            raise InputError(f"source {tuple(x_src.shape)} and target {tuple(x_tgt.shape)} shapes differ")
         if noise is None:
             noise = torch.randn(x_src.shape, generator=generator, dtype=x_src.dtype)
         elif noise.shape != x_src.shape:
-            raise ValueError(f"noise of shape {tuple(noise.shape)}: expected the source's {tuple(x_src.shape)}")
+            raise InputError(f"noise of shape {tuple(noise.shape)}: expected the source's {tuple(x_src.shape)}")
+        elif not bool(torch.isfinite(noise).all()):
+            raise InputError("start noise contains NaN or infinite values")
         self.evaluations, self.trace = 0, None
         with ExitStack() as stack:
             for m in (self.model, self.judge):

@@ -24,6 +24,7 @@ from torch import Tensor, nn
 from vaerobust.attacks.base import ATTACKS, l2
 from vaerobust.attacks.engine import LossAttack
 from vaerobust.config import AttackConfig
+from vaerobust.errors import ConfigError
 
 
 @ATTACKS.register("classifier")
@@ -32,7 +33,7 @@ class ClassifierAttack(LossAttack):
 
     def __init__(self, model: nn.Module, cfg: AttackConfig, judge: nn.Module | None = None) -> None:
         if judge is None:
-            raise ValueError("the classifier attack needs a judge: build_attack(model, cfg, judge=classifier)")
+            raise ConfigError("the classifier attack needs a judge: build_attack(model, cfg, judge=classifier)")
         super().__init__(model, cfg, judge)
 
     def target(self, x_src: Tensor, x_tgt: Tensor) -> Tensor:

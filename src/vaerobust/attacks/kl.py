@@ -6,7 +6,7 @@ categoricals c_j):
     min_{x_adv}  lam * ||x_adv - x_s||_2 + KL(q(z, c | x_adv) || q(z, c | x_t))
     (``symmetric``:  ... + KL(q(. | x_adv) || q(. | x_t)) + KL(q(. | x_t) || q(. | x_adv)))
 
-with the closed forms
+with the closed forms of :mod:`vaerobust.models.divergences`
     KL(N(m1, s1^2) || N(m2, s2^2)) = 1/2 sum_d [log s2^2 - log s1^2 + (s1^2 + (m1 - m2)^2) / s2^2 - 1]
     KL(Cat(p) || Cat(q)) = sum_k p_k (log p_k - log q_k),  p = softmax(logits_1), q = softmax(logits_2).
 The KL is already an exact expectation over the posterior, so ``samples`` has no effect here.
@@ -17,33 +17,14 @@ Shapes: x_src, x_tgt [B, C, H, W] in [0, 1] -> x_adv [B, C, H, W]; each KL term 
 
 from __future__ import annotations
 
-import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from vaerobust.attacks.base import ATTACKS, l2
 from vaerobust.attacks.engine import LossAttack
+from vaerobust.models.divergences import kl_categorical, kl_normal, kl_posterior
 from vaerobust.models.latents import Posterior
 
-
-def kl_normal(mean_p: Tensor, logvar_p: Tensor, mean_q: Tensor, logvar_q: Tensor) -> Tensor:
-    """KL(N(mean_p, diag exp(logvar_p)) || N(mean_q, diag exp(logvar_q))), [B, D] x 4 -> [B]."""
-    ratio = torch.exp(logvar_p - logvar_q)  # s1^2 / s2^2
-    return 0.5 * torch.sum(logvar_q - logvar_p + ratio + (mean_p - mean_q).pow(2) * torch.exp(-logvar_q) - 1.0, dim=1)
-
-
-def kl_categorical(logits_p: Tensor, logits_q: Tensor) -> Tensor:
-    """KL(Cat(softmax(logits_p)) || Cat(softmax(logits_q))), [B, K] x 2 -> [B]."""
-    logp, logq = F.log_softmax(logits_p, dim=1), F.log_softmax(logits_q, dim=1)
-    return torch.sum(logp.exp() * (logp - logq), dim=1)
-
-
-def kl_posterior(p: Posterior, q: Posterior) -> Tensor:
-    """KL(p || q) summed over the Gaussian group and every categorical group, [B]."""
-    total = kl_normal(p.mean, p.logvar, q.mean, q.logvar)
-    for lp, lq in zip(p.logits, q.logits, strict=True):
-        total = total + kl_categorical(lp, lq)
-    return total
+__all__ = ["KLAttack", "kl_categorical", "kl_normal", "kl_posterior"]
 
 
 @ATTACKS.register("kl")

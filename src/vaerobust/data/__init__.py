@@ -1,39 +1,67 @@
-"""Datasets: a registry of loaders returning (images [N, 1, H, W] float in [0, 1], labels [N] int64)."""
+"""Datasets: a registry of loaders returning (images [N, C, H, W] float in [0, 1], labels [N] int64).
+
+Each registered dataset also states what a study needs to know before loading it
+(:class:`DatasetInfo`: class count, split sizes, channels), so planning and validation
+never hard-code one dataset's numbers.
+"""
 
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from vaerobust.config import DataConfig
+from vaerobust.errors import ConfigError
 from vaerobust.registry import Registry
 
 if TYPE_CHECKING:
     from vaerobust.data.dsprites import DSpritesImages
 
 Loader = Callable[[DataConfig, str], "tuple[torch.Tensor, torch.Tensor]"]
-DATASETS: Registry[Loader] = Registry("dataset")
 
 
-@DATASETS.register("mnist")
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What is known about a dataset without loading it.
+
+    ``classes``: number of labels (the label of dSprites is its shape); ``split_sizes``: images
+    per split; ``channels``: image channels; ``fixed_size``: the one image size it has (None:
+    resized to ``data.image_size``); ``class_names``: a name per label where meaningful.
+    """
+
+    loader: Loader
+    classes: int
+    split_sizes: dict[str, int]
+    channels: int = 1
+    fixed_size: int | None = None
+    class_names: tuple[str, ...] | None = None
+
+    def image_shape(self, image_size: int) -> tuple[int, int, int]:
+        size = self.fixed_size or image_size
+        return (self.channels, size, size)
+
+
+DATASETS: Registry[DatasetInfo] = Registry("dataset")
+
+
 def _mnist(cfg: DataConfig, split: str) -> tuple[torch.Tensor, torch.Tensor]:
     from vaerobust.data.mnist import load_mnist_tensors
 
     return load_mnist_tensors(split, size=cfg.image_size, root=cfg.root)
 
 
-@DATASETS.register("synthetic")
 def _synthetic(cfg: DataConfig, split: str) -> tuple[torch.Tensor, torch.Tensor]:
     from vaerobust.data.synthetic import load_synthetic
 
     return load_synthetic(split, size=cfg.image_size)
 
 
-@DATASETS.register("dsprites")
-def _dsprites(cfg: DataConfig, split: str) -> "tuple[DSpritesImages, torch.Tensor]":
+def _dsprites(cfg: DataConfig, split: str) -> tuple[DSpritesImages, torch.Tensor]:
     """dSprites: a *lazy* image container (see :mod:`vaerobust.data.dsprites`); labels = shape index.
 
     No official split: "train" is all 737,280 images, "test" a fixed seeded subset of 10,000.
@@ -45,12 +73,24 @@ def _dsprites(cfg: DataConfig, split: str) -> "tuple[DSpritesImages, torch.Tenso
     return x, labels_of(x)
 
 
+DATASETS.register("mnist")(DatasetInfo(_mnist, 10, {"train": 60_000, "test": 10_000},
+                                       class_names=tuple(str(d) for d in range(10))))
+DATASETS.register("synthetic")(DatasetInfo(_synthetic, 10, {"train": 2000, "test": 500}))
+DATASETS.register("dsprites")(DatasetInfo(_dsprites, 3, {"train": 737_280, "test": 10_000}, fixed_size=64,
+                                          class_names=("square", "ellipse", "heart")))
+
+
+def dataset_info(cfg: DataConfig | str) -> DatasetInfo:
+    """The :class:`DatasetInfo` of ``data.name`` (an unknown name lists the known ones)."""
+    return DATASETS.get(cfg if isinstance(cfg, str) else cfg.name)
+
+
 #: Datasets with a ground-truth factor grid: name -> loader of the full grid (image i at grid index i).
-FACTOR_GRIDS: Registry[Callable[[DataConfig], "DSpritesImages"]] = Registry("factor grid")
+FACTOR_GRIDS: Registry[Callable[[DataConfig], DSpritesImages]] = Registry("factor grid")
 
 
 @FACTOR_GRIDS.register("dsprites")
-def _dsprites_grid(cfg: DataConfig) -> "DSpritesImages":
+def _dsprites_grid(cfg: DataConfig) -> DSpritesImages:
     from vaerobust.data.dsprites import check_image_size, load_dsprites_grid
 
     check_image_size(cfg.image_size)
@@ -58,12 +98,12 @@ def _dsprites_grid(cfg: DataConfig) -> "DSpritesImages":
 
 
 def load_dataset(cfg: DataConfig, split: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Images [N, 1, S, S] float32 in [0, 1] and labels [N] int64 of ``split`` ("train" / "test").
+    """Images [N, C, S, S] float32 in [0, 1] and labels [N] int64 of ``split`` ("train" / "test").
 
     Large data sets (dsprites) return a lazy container instead of an image tensor: it has
     ``len``, ``.shape`` and indexing (``x[idx]`` -> float32 [B, 1, S, S]), see :func:`is_lazy`.
     """
-    return DATASETS.get(cfg.name)(cfg, split)
+    return dataset_info(cfg).loader(cfg, split)
 
 
 def is_lazy(x: object) -> bool:
@@ -76,7 +116,7 @@ def has_factor_grid(cfg: DataConfig) -> bool:
     return cfg.name in FACTOR_GRIDS
 
 
-def load_factor_grid(cfg: DataConfig) -> "DSpritesImages":
+def load_factor_grid(cfg: DataConfig) -> DSpritesImages:
     """The full factor grid of a data set (``.factors`` int64 [N, K], ``.factor_sizes``, lazy images)."""
     return FACTOR_GRIDS.get(cfg.name)(cfg)
 
@@ -84,7 +124,8 @@ def load_factor_grid(cfg: DataConfig) -> "DSpritesImages":
 def load_factors(cfg: DataConfig, split: str) -> np.ndarray:
     """Ground-truth factor indices int64 [N, K] of ``split``, row-aligned with :func:`load_dataset`."""
     if not has_factor_grid(cfg):
-        raise ValueError(f"dataset {cfg.name!r} has no ground-truth factors; datasets with factors: {', '.join(FACTOR_GRIDS)}")
+        raise ConfigError(f"dataset {cfg.name!r} has no ground-truth factors; datasets with factors: "
+                          f"{', '.join(FACTOR_GRIDS)}")
     x, _ = load_dataset(cfg, split)
     return np.asarray(x.factors)  # type: ignore[attr-defined]
 
@@ -102,3 +143,7 @@ def fingerprint(x: torch.Tensor, y: torch.Tensor) -> str:
         h.update(x.contiguous().numpy().tobytes())
     h.update(y.contiguous().numpy().tobytes())
     return h.hexdigest()
+
+
+__all__ = ["DATASETS", "FACTOR_GRIDS", "DatasetInfo", "dataset_info", "fingerprint", "has_factor_grid", "is_lazy",
+           "load_dataset", "load_factor_grid", "load_factors"]

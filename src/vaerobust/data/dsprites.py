@@ -74,7 +74,9 @@ from typing import IO, TYPE_CHECKING, Any, Iterator, Union
 
 import numpy as np
 
-from vaerobust.data.sources import DataSourceError, _atomic_write, cache_dir, sha256_file
+from vaerobust.data.sources import DataSourceError, cache_dir, sha256_file
+from vaerobust.errors import ConfigError
+from vaerobust.files import atomic_write as _atomic_write
 
 if TYPE_CHECKING:
     import torch
@@ -299,7 +301,7 @@ class DSpritesImages:
         packed[order] = self._packed[rows[order]]
         return unpack(packed)
 
-    def __getitem__(self, key: Any) -> "torch.Tensor":
+    def __getitem__(self, key: Any) -> torch.Tensor:
         import torch
 
         if isinstance(key, (int, np.integer)):
@@ -315,7 +317,7 @@ class DSpritesImages:
                 raise IndexError(f"index {int(key.max())} out of range for {len(self)} dSprites images")
         return torch.from_numpy(self.uint8(key)).unsqueeze(1).float()
 
-    def subset(self, positions: Any) -> "DSpritesImages":
+    def subset(self, positions: Any) -> DSpritesImages:
         """The images at ``positions`` (int array [B]) as a new lazy container."""
         pos = np.asarray(positions, dtype=np.int64)
         rows = pos if self._rows is None else self._rows[pos]
@@ -511,7 +513,7 @@ def load_dsprites(split: str = "train", root: PathArg | None = None, cache: Path
     (default ``$VAEROBUST_DSPRITES_DIR``); without one the grid is generated.
     """
     if split not in ("train", "test"):
-        raise ValueError(f"unknown dSprites split {split!r}: expected 'train' or 'test'")
+        raise ConfigError(f"unknown dSprites split {split!r}: expected 'train' or 'test'")
     src = _resolve_root(root)
     full = _from_npz(src, cache) if src is not None else _generated(cache, build=split in CACHE_SPLITS)
     if split == "train":
@@ -538,7 +540,7 @@ def load_dsprites_grid(root: PathArg | None = None, cache: PathArg | None = None
     return full
 
 
-def labels_of(images: DSpritesImages) -> "torch.Tensor":
+def labels_of(images: DSpritesImages) -> torch.Tensor:
     """Class labels int64 [N]: the shape index (0 square, 1 ellipse, 2 heart)."""
     import torch
 
@@ -547,6 +549,6 @@ def labels_of(images: DSpritesImages) -> "torch.Tensor":
 
 def check_image_size(size: int) -> None:
     if size != IMAGE_SIZE:
-        raise ValueError(f"data.image_size={size} for dsprites: its images are 64x64, set data.image_size=64")
+        raise ConfigError(f"data.image_size={size} for dsprites: its images are 64x64, set data.image_size=64")
 
 

@@ -10,8 +10,10 @@ Where the data comes from
    ``t10k-images-idx3-ubyte``, ``t10k-labels-idx1-ubyte`` (each may be ``.gz``;
    torchvision's ``<root>/MNIST/raw/`` layout is accepted too). If you name a
    folder, it is authoritative: a missing or malformed file is an error naming
-   that file, never a silent fall-through to a download, and its contents
-   replace whatever the cache held.
+   that file, never a silent fall-through to a download. Canonical MNIST from it
+   (:data:`CANONICAL_SHA256`) fills the shared cache; other contents are used with a
+   warning naming their checksum and cached apart (``<cache>/mnist/folder-<sha>/``),
+   so they never replace the copy other runs rely on.
 2. ``"mirrors"``: the four ``.gz`` files from the public mirrors, each checked
    against its well-known md5. Each mirror is probed with the smallest file
    first, with a 5 s limit, so an offline machine gives up within ~10 s
@@ -69,6 +71,7 @@ from vaerobust.data.sources import (
     fetch_url,
     sha256_file,
 )
+from vaerobust.errors import ConfigError, RunDirError
 
 if TYPE_CHECKING:
     import torch
@@ -133,6 +136,11 @@ PIP_TIMEOUT_S = 300.0
 
 RAW_CACHE_NAME = "mnist-raw.npz"
 
+#: sha256 of the canonical MNIST arrays (:func:`mnist_fingerprint`: train images, train labels,
+#: test images, test labels), as the mirrors' md5-checked files and the PyPI wheel decode to.
+#: Only a folder holding exactly these arrays writes the shared cache.
+CANONICAL_SHA256 = "1e35582d42a90940c55b956deb61875c020b567ed20e3c5b174f52bf7809ed9b"
+
 
 class _Skipped(Exception):
     """A source that is not configured (reported as 'skipped', not as a failure)."""
@@ -144,7 +152,7 @@ class _Skipped(Exception):
 def _check_split(split: str) -> None:
     if split not in SPLIT_SIZES:
         expected = ", ".join(repr(s) for s in SPLIT_SIZES)
-        raise ValueError(f"unknown MNIST split {split!r}: expected one of {expected}")
+        raise ConfigError(f"unknown MNIST split {split!r}: expected one of {expected}")
 
 
 def _check_sources(sources: Sequence[str] | None) -> tuple[str, ...]:
@@ -154,7 +162,7 @@ def _check_sources(sources: Sequence[str] | None) -> tuple[str, ...]:
         sources = (sources,)
     unknown = [s for s in sources if s not in SOURCES]
     if unknown:
-        raise ValueError(f"unknown MNIST source(s) {unknown}: expected names from {list(SOURCES)}")
+        raise ConfigError(f"unknown MNIST source(s) {unknown}: expected names from {list(SOURCES)}")
     return tuple(sources)
 
 
@@ -228,7 +236,7 @@ def _write_cache(path: Path, **arrays: np.ndarray) -> None:
     """Write a cache file atomically; failure to write is a warning, not an error."""
     try:
         atomic_save_npz(path, **arrays)
-    except OSError as exc:
+    except (OSError, RunDirError) as exc:
         logger.warning("could not write the MNIST cache %s (%s)", path, exc)
 
 
@@ -483,10 +491,18 @@ def _load_raw(root: PathArg | None, cache: PathArg | None, sources: Sequence[str
 
     folder = _resolve_folder(root) if "folder" in names else None
     if folder is not None:
-        # An explicitly named folder is authoritative: errors propagate, and its
-        # contents replace the cache if they differ.
+        # An explicitly named folder is authoritative: errors propagate. Canonical MNIST from
+        # it fills the shared cache; anything else is used (with a warning naming its
+        # checksum) and cached apart, so it never replaces what other runs read.
         arrays = _from_folder(folder)
-        logger.info("MNIST read from folder %s", folder)
+        sha = _fingerprint(arrays)
+        if sha != CANONICAL_SHA256:
+            logger.warning("MNIST folder %s is not the canonical MNIST (sha256 of its arrays %s, expected %s); "
+                           "using it for this run, cached apart from the canonical copy", folder, sha,
+                           CANONICAL_SHA256)
+            raw_path = raw_path.parent / f"folder-{sha[:16]}" / RAW_CACHE_NAME
+        else:
+            logger.info("MNIST read from folder %s", folder)
         cached = _read_raw_cache(raw_path)
         if cached is None or any(not np.array_equal(cached[k], arrays[k]) for k in ARRAY_KEYS):
             _write_cache(raw_path, **arrays)
@@ -563,7 +579,7 @@ def resize_images(images: np.ndarray, size: int) -> np.ndarray:
     if images.ndim != 3 or images.dtype != np.uint8:
         raise ValueError(f"resize_images expects uint8 [N, H, W], got {images.dtype} {images.shape}")
     if int(size) != size or size < 1:
-        raise ValueError(f"size must be a positive integer, got {size!r}")
+        raise ConfigError(f"data.image_size = {size!r}: expected an integer >= 1")
     size = int(size)
     n, h, w = images.shape
     if (h, w) == (size, size):
@@ -620,7 +636,7 @@ def load_mnist_tensors(
 
     _check_split(split)
     if int(size) != size or size < 1:
-        raise ValueError(f"size must be a positive integer, got {size!r}")
+        raise ConfigError(f"data.image_size = {size!r}: expected an integer >= 1")
     arrays, raw_path = _load_raw(root, cache, None)
     if size == IMAGE_SHAPE[0]:
         images = arrays[f"{split}_images"]

@@ -1,40 +1,34 @@
-"""Small helpers shared by the dataset loaders: hashing, atomic writes, the cache
-folder, bounded downloads, and the error raised when data cannot be obtained.
+"""Small helpers shared by the dataset loaders: hashing, the cache folder, bounded downloads,
+cache writes, and the error raised when data cannot be obtained.
 
-Why atomic writes: a cache file is read by later runs without re-checking where
-it came from. If a process is killed half-way through writing it, a plain
-``open(path, "wb")`` leaves a truncated file under the final name. Writing to a
-temporary file in the *same folder* and then calling :func:`os.replace` means
-the final name only ever points at a complete file (``os.replace`` is atomic on
-one filesystem, on POSIX and Windows alike), and concurrent writers simply race
-to install equally complete copies.
+Cache files are written through the package's one atomic writer
+(:func:`vaerobust.files.atomic_write`): the final name only ever points at a complete file,
+with the normal file mode of the user's umask, and concurrent writers race to install
+equally complete copies.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import os
-import secrets
 import threading
 import urllib.request
 from pathlib import Path
-from typing import Callable, Union
+from typing import Union
 
 import numpy as np
+
+from vaerobust.errors import DataError
+from vaerobust.files import atomic_write
 
 PathLike = Union[str, "os.PathLike[str]"]
 
 #: Environment variable overriding the cache folder.
 CACHE_ENV = "VAEROBUST_CACHE"
 
-
-class DataSourceError(RuntimeError):
-    """A dataset could not be obtained (or a source delivered something wrong).
-
-    The message is meant for the person running the program: it says what was
-    tried, what went wrong, and how to fix it.
-    """
+#: A dataset could not be obtained (or a source delivered something wrong); its message says
+#: what was tried, what went wrong and how to fix it.
+DataSourceError = DataError
 
 
 def cache_dir() -> Path:
@@ -67,33 +61,10 @@ def check_digest(name: str, actual: str, expected: str) -> None:
         raise DataSourceError(f"checksum mismatch for {name}: expected {expected}, got {actual}")
 
 
-def _atomic_write(path: PathLike, write: Callable[[io.BufferedWriter], None]) -> Path:
-    """Create ``path`` atomically: ``write`` fills a temp file beside it, which
-    is flushed to disk and renamed over ``path``. The temp file is removed on error."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # Not tempfile.mkstemp: its files are private (0600), while "xb" (create,
-    # fail if it exists) gives the usual umask-based permissions of a cache.
-    tmp_name = target.parent / f".{target.name}.{os.getpid()}.{secrets.token_hex(6)}.tmp"
-    try:
-        with open(tmp_name, "xb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp_name, target)
-    except BaseException:
-        try:
-            os.unlink(tmp_name)
-        except OSError:
-            pass
-        raise
-    return target
-
-
 def atomic_write_bytes(path: PathLike, data: bytes) -> Path:
     """Write ``data`` to ``path`` so that readers see either the old file or the
     complete new one, never a partial file. Creates parent folders. Returns the path."""
-    return _atomic_write(path, lambda f: f.write(data))
+    return atomic_write(Path(path), lambda f: f.write(data))
 
 
 def atomic_save_npz(path: PathLike, **arrays: np.ndarray) -> Path:
@@ -102,7 +73,7 @@ def atomic_save_npz(path: PathLike, **arrays: np.ndarray) -> Path:
     Writing through a file object keeps numpy from appending ``.npz`` to the
     temp name. Load back with ``np.load(path, allow_pickle=False)``.
     """
-    return _atomic_write(path, lambda f: np.savez(f, **arrays))
+    return atomic_write(Path(path), lambda f: np.savez(f, **arrays))
 
 
 def fetch_url(

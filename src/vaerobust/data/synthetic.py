@@ -9,12 +9,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from vaerobust.errors import ConfigError
+
 SIZES = {"train": 2000, "test": 500}
 
 
 def load_synthetic(split: str, size: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
     if split not in SIZES:
-        raise ValueError(f"split {split!r}: expected one of {sorted(SIZES)}")
+        raise ConfigError(f"split {split!r}: expected one of {sorted(SIZES)}")
     n = SIZES[split]
     rng = np.random.default_rng(1 if split == "train" else 2)
     labels = np.arange(n) % 10

@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from vaerobust.errors import ConfigError
+
 
 @dataclass(frozen=True)
 class LatentSpec:
@@ -24,12 +26,12 @@ class LatentSpec:
 
     def __post_init__(self) -> None:
         if self.gaussian < 0 or any(k < 2 for k in self.categorical):
-            raise ValueError(
+            raise ConfigError(
                 f"latent spec gaussian={self.gaussian}, categorical={list(self.categorical)}: "
                 "expected gaussian >= 0 and every categorical size >= 2"
             )
         if self.gaussian == 0 and not self.categorical:
-            raise ValueError("latent spec has no latent variable: expected gaussian > 0 or a categorical")
+            raise ConfigError("latent spec has no latent variable: expected gaussian > 0 or a categorical")
 
     @property
     def n_params(self) -> int:
@@ -41,7 +43,7 @@ class LatentSpec:
         """Decoder inputs: z concatenated with the one-hot (or relaxed) codes."""
         return self.gaussian + sum(self.categorical)
 
-    def split(self, params: Tensor) -> "Posterior":
+    def split(self, params: Tensor) -> Posterior:
         """Cut the encoder's flat output [B, n_params] into a Posterior."""
         d = self.gaussian
         mean, logvar = params[:, :d], params[:, d : 2 * d]
@@ -89,7 +91,7 @@ class Posterior:
         """Gaussian means concatenated with categorical logits: what the latent attack matches."""
         return torch.cat([self.mean, *self.logits], dim=1)
 
-    def detach(self) -> "Posterior":
+    def detach(self) -> Posterior:
         return Posterior(self.mean.detach(), self.logvar.detach(), [lg.detach() for lg in self.logits])
 
     @property

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from vaerobust.errors import ConfigError
+from vaerobust.models.checks import check_images
 from vaerobust.models.decoders import DECODERS
 from vaerobust.models.encoders import ENCODERS
 from vaerobust.models.latents import LatentSpec, Posterior
@@ -50,13 +52,13 @@ class VAE(nn.Module):
         fixed = enc_cls.image_shape  # a conv arch's one input shape; None: any size (mlp)
         if fixed is None:
             if image_size is None or image_size < 1:
-                raise ValueError(f"arch {arch!r} takes images of any size: expected image_size >= 1, got {image_size!r}")
+                raise ConfigError(f"arch {arch!r} takes images of any size: expected image_size >= 1, got {image_size!r}")
             shape = (1, image_size, image_size)
             self.encoder = enc_cls(spec.n_params, hidden, image_shape=shape)
             self.decoder = dec_cls(spec.code_size, hidden, image_shape=shape)
         else:
             if image_size is not None and image_size != fixed[-1]:
-                raise ValueError(
+                raise ConfigError(
                     f"arch {arch!r} takes {fixed[-2]}x{fixed[-1]} images, got image_size={image_size}; "
                     f"set data.image_size: {fixed[-1]} or pick another model.arch"
                 )
@@ -67,6 +69,8 @@ class VAE(nn.Module):
         self._free_size = fixed is None
 
     def encode(self, x: Tensor) -> Posterior:
+        """q(z, c | x) [B, ...] (unchecked: the inner loops of training and attacks call it;
+        :meth:`reconstruct` and :meth:`forward` check their input)."""
         return self.spec.split(self.encoder(x))
 
     def decode(self, code: Tensor) -> Tensor:
@@ -74,13 +78,20 @@ class VAE(nn.Module):
         return torch.sigmoid(self.decoder(code))
 
     def forward(self, x: Tensor, sample: bool = True, temperature: float = 0.67) -> VAEOutput:
+        """A forward pass; ``x`` is checked (shape, dtype, range, finite, non-empty)."""
+        check_images(x, self.image_shape, "VAE input")
         post = self.encode(x)
         code = post.sample(temperature) if sample else post.mode()
         return VAEOutput(post, code, self.decoder(code))
 
     @torch.no_grad()
     def reconstruct(self, x: Tensor) -> Tensor:
-        """Deterministic reconstruction (means and argmax one-hots), as used by the evaluation."""
+        """Deterministic reconstruction (means and argmax one-hots), as used by the evaluation.
+
+        ``x`` [B, C, H, W] in [0, 1] is checked: a wrong shape or dtype, NaN, infinite or
+        out-of-range pixels, or an empty batch is a one-line :class:`~vaerobust.errors.InputError`.
+        """
+        check_images(x, self.image_shape, "reconstruct")
         return self.decode(self.encode(x).mode())
 
     def describe(self) -> dict:

@@ -41,7 +41,7 @@ class Objective:
 
     Most objectives are pure functions of the forward pass. One that owns networks of its own
     (FactorVAE's discriminator) also overrides the optional hooks, which the trainer
-    (:func:`vaerobust.training.train_vae`) calls in this order:
+    (:class:`vaerobust.training.VAETrainer`, driven by :func:`vaerobust.pipelines.train.train_vae`) calls in this order:
 
     1. ``setup(spec, dataset_size, device)`` once, before anything is resumed: build the
        networks for the model's latents, and their optimisers, on ``device``;

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from vaerobust.config import ObjectiveConfig
+from vaerobust.config import BetaTCVAEConfig
 from vaerobust.models.latents import LatentSpec
 from vaerobust.models.vae import VAEOutput
 from vaerobust.objectives.base import OBJECTIVES, LossOutput, Objective, standard_terms
@@ -37,7 +37,7 @@ class BetaTCVAE(Objective):
     (batch means, nats); ``mi + tc + dim_kl`` is the sampled estimate of ``kl_gauss``.
     """
 
-    def __init__(self, cfg: ObjectiveConfig) -> None:
+    def __init__(self, cfg: BetaTCVAEConfig) -> None:
         self.alpha, self.beta, self.gamma = cfg.mi_weight, cfg.beta, cfg.dim_kl_weight
         self.dataset_size = cfg.dataset_size
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from vaerobust.config import ObjectiveConfig
+from vaerobust.config import CapacityConfig, JointVAEConfig
 from vaerobust.models.vae import VAEOutput
 from vaerobust.objectives.base import OBJECTIVES, LossOutput, Objective, standard_terms
 from vaerobust.objectives.terms import linear_capacity
@@ -20,7 +20,7 @@ class Capacity(Objective):
     25 nats over 100,000 steps).
     """
 
-    def __init__(self, cfg: ObjectiveConfig) -> None:
+    def __init__(self, cfg: CapacityConfig) -> None:
         self.gamma, self.c_max, self.c_steps = cfg.gamma, cfg.capacity_max, cfg.capacity_steps
 
     def __call__(self, out: VAEOutput, x: Tensor, step: int) -> LossOutput:
@@ -39,7 +39,7 @@ class JointVAE(Objective):
     model: gamma = 30, both capacities rising to 5 nats over 100,000 steps.
     """
 
-    def __init__(self, cfg: ObjectiveConfig) -> None:
+    def __init__(self, cfg: JointVAEConfig) -> None:
         self.gamma = cfg.gamma
         self.cz = (cfg.capacity_max, cfg.capacity_steps)
         self.cc = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from vaerobust.config import ObjectiveConfig
+from vaerobust.config import DIPVAEConfig
 from vaerobust.models.vae import VAEOutput
 from vaerobust.objectives.base import OBJECTIVES, LossOutput, Objective, standard_terms
 from vaerobust.objectives.terms import batch_covariance, dip_penalties
@@ -28,7 +28,7 @@ class DIPVAE(Objective):
     unweighted penalties).
     """
 
-    def __init__(self, cfg: ObjectiveConfig) -> None:
+    def __init__(self, cfg: DIPVAEConfig) -> None:
         self.lambda_od, self.lambda_d, self.dip_type = cfg.lambda_od, cfg.lambda_d, cfg.dip_type
 
     def covariance(self, mean: Tensor, logvar: Tensor) -> Tensor:

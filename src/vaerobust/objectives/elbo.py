@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from vaerobust.config import ObjectiveConfig
+from vaerobust.config import BetaVAEConfig, ELBOConfig
 from vaerobust.models.vae import VAEOutput
 from vaerobust.objectives.base import OBJECTIVES, LossOutput, Objective, standard_terms
 
@@ -17,7 +17,7 @@ class ELBO(Objective):
     Higgins et al. (2017). The study's ``entangled`` models use beta = 1.
     """
 
-    def __init__(self, cfg: ObjectiveConfig) -> None:
+    def __init__(self, cfg: ELBOConfig | BetaVAEConfig) -> None:
         self.beta = cfg.beta
 
     def __call__(self, out: VAEOutput, x: Tensor, step: int) -> LossOutput:

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from vaerobust.config import ObjectiveConfig
+from vaerobust.config import FactorVAEConfig
 from vaerobust.models.discriminator import Discriminator
 from vaerobust.models.latents import LatentSpec
 from vaerobust.models.vae import VAEOutput
@@ -50,7 +50,7 @@ class FactorVAE(Objective):
 
     needs_aux_batch = True
 
-    def __init__(self, cfg: ObjectiveConfig) -> None:
+    def __init__(self, cfg: FactorVAEConfig) -> None:
         self.gamma = cfg.gamma
         self.disc_hidden, self.disc_layers = cfg.disc_hidden, cfg.disc_layers
         self.disc_lr, self.disc_betas = cfg.disc_lr, (float(cfg.disc_betas[0]), float(cfg.disc_betas[1]))

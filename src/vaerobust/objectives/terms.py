@@ -1,4 +1,6 @@
-"""Pure maths of the objectives: KL terms, log-likelihoods, capacity schedules.
+"""Pure maths of the objectives: log-likelihoods, capacity schedules, the beta-TCVAE and
+DIP-VAE terms. The KL terms are the package's one set in :mod:`vaerobust.models.divergences`
+(re-exported here).
 
 Every per-example term is summed over latent dimensions (or pixels) and returned with
 shape [B]; objectives average over the batch.
@@ -13,28 +15,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from vaerobust.models.divergences import kl_categorical_uniform, kl_gaussian, kl_gaussian_per_dim
 
-def kl_gaussian(mean: Tensor, logvar: Tensor) -> Tensor:
-    """KL(N(mean, diag(exp(logvar))) || N(0, I)) per example, [B, D] -> [B].
-
-    Closed form (Kingma & Welling 2014, arXiv 1312.6114, appendix B):
-    KL = -1/2 * sum_d (1 + logvar_d - mean_d^2 - exp(logvar_d)).
-    """
-    return -0.5 * torch.sum(1 + logvar - mean.pow(2) - logvar.exp(), dim=1)
-
-
-def kl_gaussian_per_dim(mean: Tensor, logvar: Tensor) -> Tensor:
-    """The same KL, one value per dimension and example, [B, D]."""
-    return -0.5 * (1 + logvar - mean.pow(2) - logvar.exp())
-
-
-def kl_categorical_uniform(logits: Tensor) -> Tensor:
-    """KL(Cat(softmax(logits)) || uniform over K) per example, [B, K] -> [B].
-
-    KL = sum_i q_i (log q_i - log(1/K)) = sum_i q_i log q_i + log K  (thesis eq. 2.10).
-    """
-    logq = F.log_softmax(logits, dim=1)
-    return torch.sum(logq.exp() * logq, dim=1) + math.log(logits.shape[1])
+__all__ = ["LOG_2PI", "TCDecomposition", "batch_covariance", "bernoulli_nll", "dip_penalties",
+           "gaussian_log_density", "kl_categorical_uniform", "kl_gaussian", "kl_gaussian_per_dim", "linear_capacity",
+           "tc_decomposition"]
 
 
 def bernoulli_nll(logits: Tensor, x: Tensor) -> Tensor:

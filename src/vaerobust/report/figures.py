@@ -6,11 +6,13 @@ Every function writes PNG files and returns their paths; nothing is shown on scr
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
-from vaerobust import io
+from vaerobust import files
+from vaerobust.errors import RunDirError
 
 
 def _plt():  # type: ignore[no-untyped-def]
@@ -29,7 +31,7 @@ def save_png(fig, path: Path) -> Path:  # type: ignore[no-untyped-def]
     buf = _bytes_io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
     _plt().close(fig)
-    io.write_bytes(Path(path), buf.getvalue())
+    files.write_bytes(Path(path), buf.getvalue())
     return Path(path)
 
 
@@ -185,7 +187,7 @@ def adversarial_examples_png(samples_npz_path: Path, path: Path, title: str,
     needed = ("row", "x_src", "x_tgt", "x_adv", "recon_src", "recon_adv")
     missing = [k for k in needed if k not in data]
     if missing:
-        raise io.RunDirError(f"{samples_npz_path} lacks arrays {missing}: was it written by attack_sweep?")
+        raise RunDirError(f"{samples_npz_path} lacks arrays {missing}: was it written by attack_sweep?")
     csv = Path(examples_csv) if examples_csv is not None else samples_npz_path.with_name("examples.csv")
     labels: list[str] = []
     picks = list(range(len(data["row"])))
@@ -220,15 +222,15 @@ def adversarial_examples_png(samples_npz_path: Path, path: Path, title: str,
 
 
 def marginals_png(summaries: dict, path: Path, which: str = "ignore", title: str | None = None,
-                  reference_names: dict | None = None) -> Path:
-    """Grouped bars of each model's source marginals (percent), thesis values as markers.
+                  reference_names: dict | None = None, study: Any = None) -> Path:
+    """Grouped bars of each model's source marginals (percent), reference values as markers.
 
-    ``summaries``: model name -> attack summary dict (or its ``results``). ``which``:
-    "ignore" (AS ignore-target, the default) or "target". The thesis's Tables 5.1-5.3 values
-    are drawn as black markers over the bars of the models :mod:`references` knows (looked
-    up by ``reference_names[name]``, default the name itself).
+    ``summaries``: model name -> attack summary (or its ``results``). ``which``: "ignore"
+    (AS ignore-target, the default) or "target". The ``study``'s reference marginals (the
+    thesis's Tables 5.1-5.3 for sootla2018) are drawn as black markers over the bars of the
+    models it has numbers for (looked up by ``reference_names[name]``, default the name itself).
     """
-    from vaerobust.report import references, tables
+    from vaerobust.report import tables
 
     if which not in ("ignore", "target"):
         raise ValueError(f"which {which!r}: expected 'ignore' or 'target'")
@@ -246,11 +248,11 @@ def marginals_png(summaries: dict, path: Path, which: str = "ignore", title: str
         vals = [np.nan if v is None else 100 * v for v in res[n][which]["source_marginal"]]
         pos = x - 0.4 + width * (i + 0.5)
         ax.bar(pos, vals, width, label=n, color=plt.get_cmap("tab10")(i % 10))
-        ref = references.reference_marginal((reference_names or {}).get(n, n), which)  # type: ignore[arg-type]
+        ref = None if study is None else study.reference_marginal((reference_names or {}).get(n, n), which)
         if ref is not None:
             refv = [ref[c] if isinstance(c, int) and 0 <= c < len(ref) else np.nan for c in res[n]["classes"]]
             ax.scatter(pos, refv, marker="_", s=120, linewidths=2, color="black", zorder=3,
-                       label=None if marked else "thesis (Tables 5.1-5.3)")
+                       label=None if marked else study.reference_label)
             marked = True
     ax.set_xticks(x, [str(c) for c in classes])
     ax.set_xlabel("source class s")
@@ -269,7 +271,7 @@ def dd_curves_png(curves: dict, path: Path, title: str = "distortion-distortion 
     the target's own reconstruction); each curve starts at the no-attack point (0, 1). The
     legend carries each curve's AUDDC. Left: pixel space; right: latent space.
     """
-    from vaerobust.metrics.curves import dd_curve
+    from vaerobust.metrics.auddc import dd_curve
 
     plt = _plt()
     if not curves:

@@ -1,6 +1,7 @@
 """Result tables as pure functions of an attack's ``summary.json`` dict (PROTOCOL §6-7).
 
-A *summary* is what :func:`vaerobust.evaluation.attack_sweep` writes: a dict whose
+A *summary* is what :func:`vaerobust.pipelines.attack.attack_sweep` writes
+(:class:`vaerobust.rundir.AttackSummary`, or the same as a plain dict), whose
 ``results`` entry is :meth:`vaerobust.metrics.robustness.SuccessTable.to_json`, i.e.
 ``{"classes", "n_pairs_total", "n_kept", "ignore": {...}, "target": {...}}`` where each of
 ``ignore`` / ``target`` holds ``hits``, ``rate``, ``ci_low``, ``ci_high`` (matrices indexed
@@ -16,7 +17,10 @@ Tables (each as Markdown and as a LaTeX ``tabular``):
 - the means table: one row per model, ours with a 95 % interval beside the thesis's value;
 
 and :func:`pairs_frame`, the per-pair numbers in long format for a CSV file.
-Nothing here reads files: the report module does that.
+Reference numbers (the thesis's) come from a :class:`vaerobust.studies.Study`; without one
+(or for a model it has no numbers for) the reference columns read "n/a". Tables are
+:class:`~vaerobust.report.document.Table` blocks; the ``*_markdown`` and ``*_latex`` functions
+render them. Nothing here reads files: :mod:`vaerobust.report.collect` does that.
 """
 
 from __future__ import annotations
@@ -27,7 +31,10 @@ from typing import Any
 
 import pandas as pd
 
-from vaerobust.report import references
+from vaerobust.report.document import Table
+from vaerobust.report.document import markdown_table as _markdown
+from vaerobust.rundir import AttackSummary
+from vaerobust.studies import Study, get_study
 
 DASH = "–"  # en dash: the diagonal (a class is never attacked towards itself)
 NA = "n/a"
@@ -38,12 +45,14 @@ WHICH_LABEL = {"ignore": "AS ignore-target", "target": "AS target"}
 # --------------------------------------------------------------------------- small helpers
 
 
-def results_of(summary: Mapping[str, Any]) -> Mapping[str, Any]:
+def results_of(summary: AttackSummary | Mapping[str, Any]) -> Mapping[str, Any]:
     """The ``results`` part of a summary (or the argument itself if it already is one)."""
+    if isinstance(summary, AttackSummary):
+        return summary.results
     res = summary.get("results", summary) if isinstance(summary, Mapping) else None
     if not isinstance(res, Mapping) or any(k not in res for k in ("classes", "ignore", "target")):
         raise ValueError("expected an attack summary with results.classes, results.ignore and results.target "
-                         "(as written by vaerobust.evaluation.attack_sweep)")
+                         "(as written by vaerobust.pipelines.attack.attack_sweep)")
     return res
 
 
@@ -83,17 +92,14 @@ def latex_escape(text: str) -> str:
     return "".join(rep.get(c, c) for c in str(text))
 
 
+def count(summary: AttackSummary | Mapping[str, Any], key: str) -> Any:
+    """A top-level number of a summary (``n_attacked``, ...), None where it has none."""
+    return getattr(summary, key, None) if isinstance(summary, AttackSummary) else summary.get(key)
+
+
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]], align: str | None = None) -> str:
     """A GitHub-flavoured Markdown table; ``align`` is one of l/c/r per column (default: l then r)."""
-    align = align or "l" + "r" * (len(header) - 1)
-    marks = {"l": ":---", "c": ":---:", "r": "---:"}
-
-    def line(cells: Sequence[str]) -> str:
-        return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
-
-    out = [line(header), "|" + "|".join(marks[a] for a in align) + "|"]
-    out += [line(r) for r in rows]
-    return "\n".join(out) + "\n"
+    return _markdown(Table(header, rows, align or ""))
 
 
 def latex_tabular(header: Sequence[str], rows: Sequence[Sequence[str]], align: str | None = None,
@@ -113,7 +119,7 @@ def latex_tabular(header: Sequence[str], rows: Sequence[Sequence[str]], align: s
 
 def latex_table(tabular: str, caption: str, label: str | None = None, resize: bool = False) -> str:
     """Wrap a tabular in a ``table`` float; ``resize`` fits it to the text width (needs graphicx)."""
-    body = rf"\resizebox{{\textwidth}}{{!}}{{%" + "\n" + tabular + "}\n" if resize else tabular
+    body = r"\resizebox{\textwidth}{!}{%" + "\n" + tabular + "}\n" if resize else tabular
     lab = rf"\label{{{label}}}" + "\n" if label else ""
     return (r"\begin{table}[ht]" + "\n" + r"\centering" + "\n" + r"\small" + "\n" + body
             + rf"\caption{{{latex_escape(caption)}}}" + "\n" + lab + r"\end{table}" + "\n")
@@ -150,11 +156,16 @@ def _pair_header(res: Mapping[str, Any]) -> list[str]:
     return ["source \\ target"] + [str(c) for c in res["classes"]]
 
 
-def pair_table_markdown(summary: Mapping[str, Any], decimals: int = 2) -> str:
-    """The thesis-layout table (rows = source, columns = target) as Markdown."""
+def pair_table(summary: Any, decimals: int = 2) -> Table:
+    """The thesis-layout table (rows = source, columns = target)."""
     res = results_of(summary)
     rows = [[str(c)] + r for c, r in zip(res["classes"], pair_cells(res, decimals))]
-    return markdown_table(_pair_header(res), rows, "c" * (len(res["classes"]) + 1))
+    return Table(_pair_header(res), rows, "c" * (len(res["classes"]) + 1))
+
+
+def pair_table_markdown(summary: Any, decimals: int = 2) -> str:
+    """:func:`pair_table` as Markdown."""
+    return _markdown(pair_table(summary, decimals))
 
 
 def pair_table_latex(summary: Mapping[str, Any], decimals: int = 2) -> str:
@@ -167,13 +178,14 @@ def pair_table_latex(summary: Mapping[str, Any], decimals: int = 2) -> str:
 # --------------------------------------------------------------------------- source marginals
 
 
-def marginal_rows(summary: Mapping[str, Any], model: str | None = None) -> list[dict[str, Any]]:
+def marginal_rows(summary: Any, model: str | None = None, study: Study | None = None) -> list[dict[str, Any]]:
     """Rows of the marginal table as numbers, in percent.
 
     Each row: ``{"label", "which", "who" ("ours" | "thesis"), "values" (one per class, percent
     or None), "mean" (percent or None)}``. Ours: the source marginals of the summary and the
-    mean over pairs. The thesis's rows follow ours where :mod:`references` knows ``model``.
+    mean over pairs. The study's reference rows follow ours where it has numbers for ``model``.
     """
+    study = study if study is not None else get_study(None)
     res = results_of(summary)
     classes = list(res["classes"])
     rows = []
@@ -184,67 +196,71 @@ def marginal_rows(summary: Mapping[str, Any], model: str | None = None) -> list[
             "values": [None if is_missing(v) else 100 * v for v in part["source_marginal"]],
             "mean": None if is_missing(part["overall"]["mean"]) else 100 * part["overall"]["mean"],
         })
-        ref = references.reference_marginal(model, which) if model else None  # type: ignore[arg-type]
+        ref = study.reference_marginal(model, which)
         if ref is not None:
             vals = [ref[c] if isinstance(c, int) and 0 <= c < len(ref) else None for c in classes]
-            rows.append({"label": f"{WHICH_LABEL[which]} (thesis)", "which": which, "who": "thesis",
-                         "values": vals, "mean": references.reference_overall(model, which)})  # type: ignore[arg-type]
+            rows.append({"label": f"{WHICH_LABEL[which]} ({study.reference_label})", "which": which,
+                         "who": study.reference_label, "values": vals,
+                         "mean": study.reference_overall(model, which)})
     return rows
 
 
-def _marginal_body(summary: Mapping[str, Any], model: str | None, decimals: int) -> tuple[list[str], list[list[str]]]:
+def marginal_table(summary: Any, model: str | None = None, decimals: int = 2, study: Study | None = None) -> Table:
+    """Source marginals (AS ignore-target, AS target) per source class, with the reference rows.
+
+    The mean column is the mean over pairs (for the reference: its reported mean).
+    """
     res = results_of(summary)
     header = ["source"] + [str(c) for c in res["classes"]] + ["mean"]
     rows = [[r["label"]] + [fmt_ref_pct(v, decimals) for v in r["values"]] + [fmt_ref_pct(r["mean"], decimals)]
-            for r in marginal_rows(res, model)]
-    return header, rows
+            for r in marginal_rows(res, model, study)]
+    return Table(header, rows)
 
 
-def marginal_table_markdown(summary: Mapping[str, Any], model: str | None = None, decimals: int = 2) -> str:
-    """Source marginals (AS ignore-target, AS target) per source class, with the thesis's rows.
-
-    The mean column is the mean over pairs (for the thesis: its reported mean).
-    """
-    header, rows = _marginal_body(summary, model, decimals)
-    return markdown_table(header, rows)
+def marginal_table_markdown(summary: Any, model: str | None = None, decimals: int = 2,
+                            study: Study | None = None) -> str:
+    """:func:`marginal_table` as Markdown."""
+    return _markdown(marginal_table(summary, model, decimals, study))
 
 
-def marginal_table_latex(summary: Mapping[str, Any], model: str | None = None, decimals: int = 2) -> str:
-    """:func:`marginal_table_markdown` as a LaTeX tabular."""
-    header, rows = _marginal_body(summary, model, decimals)
-    return latex_tabular(header, rows)
+def marginal_table_latex(summary: Any, model: str | None = None, decimals: int = 2, study: Study | None = None) -> str:
+    """:func:`marginal_table` as a LaTeX tabular."""
+    t = marginal_table(summary, model, decimals, study)
+    return latex_tabular(t.header, t.rows)
 
 
 # --------------------------------------------------------------------------- the means table
 
 
-def means_rows(summaries: Mapping[str, Mapping[str, Any]],
-               reference_names: Mapping[str, str | None] | None = None) -> list[dict[str, Any]]:
-    """One dict of numbers per model (fractions for ours, percent for the thesis).
+def means_rows(summaries: Mapping[str, Any], reference_names: Mapping[str, str | None] | None = None,
+               study: Study | None = None) -> list[dict[str, Any]]:
+    """One dict of numbers per model (fractions for ours, percent for the reference).
 
     ``summaries``: display name -> summary; ``reference_names``: display name -> the model
-    name to look up in :mod:`references` (default: the display name itself).
+    name to look up in the study's references (default: the display name itself); ``study``:
+    whose reference numbers (default: none).
     Keys: ``model``, ``reference``, ``n_attacked``, ``n_pairs_formed``,
     ``clean_recon_accuracy``, and per ``which`` in ("ignore", "target"): ``mean``,
-    ``ci_low``, ``ci_high``, ``pairs``, ``thesis``, ``thesis_later``, ``diff_pp`` (ours - thesis,
-    percentage points), ``thesis_in_ci`` (the thesis's value inside our interval).
+    ``ci_low``, ``ci_high``, ``pairs``, ``thesis``, ``thesis_later``, ``diff_pp`` (ours - reference,
+    percentage points), ``thesis_in_ci`` (the reference value inside our interval).
     """
+    study = study if study is not None else get_study(None)
     out = []
     for name, summary in summaries.items():
         res = results_of(summary)
         ref_name = (reference_names or {}).get(name, name)
         row: dict[str, Any] = {
-            "model": name, "reference": ref_name if ref_name and references.reference_for(ref_name) else None,
-            "n_attacked": summary.get("n_attacked"), "n_pairs_formed": summary.get("n_pairs_formed"),
-            "clean_recon_accuracy": summary.get("clean_recon_accuracy"),
+            "model": name, "reference": ref_name if study.reference_for(ref_name) else None,
+            "n_attacked": count(summary, "n_attacked"), "n_pairs_formed": count(summary, "n_pairs_formed"),
+            "clean_recon_accuracy": count(summary, "clean_recon_accuracy"),
         }
         for which in WHICH:
             ov = res[which]["overall"]
             mean = None if is_missing(ov.get("mean")) else float(ov["mean"])
             lo = None if is_missing(ov.get("ci_low")) else float(ov["ci_low"])
             hi = None if is_missing(ov.get("ci_high")) else float(ov["ci_high"])
-            thesis = references.reference_overall(ref_name, which) if ref_name else None  # type: ignore[arg-type]
-            later = references.reference_overall(ref_name, which, later_draft=True) if ref_name else None  # type: ignore[arg-type]
+            thesis = study.reference_overall(ref_name, which)
+            later = study.reference_overall(ref_name, which, later_draft=True)
             diff = None if thesis is None or mean is None else 100 * mean - thesis
             inside = None if thesis is None or lo is None or hi is None else bool(100 * lo <= thesis <= 100 * hi)
             row[which] = {"mean": mean, "ci_low": lo, "ci_high": hi, "pairs": ov.get("pairs"),
@@ -253,14 +269,23 @@ def means_rows(summaries: Mapping[str, Mapping[str, Any]],
     return out
 
 
-def _means_body(summaries: Mapping[str, Mapping[str, Any]],
-                reference_names: Mapping[str, str | None] | None) -> tuple[list[str], list[list[str]]]:
+def means_table(summaries: Mapping[str, Any], reference_names: Mapping[str, str | None] | None = None,
+                study: Study | None = None) -> Table:
+    """Means over pairs with 95 % intervals beside the reference's means (the thesis's Tables 5.1-5.3).
+
+    "pairs" is how many of the ordered pairs had a kept source (the mean is over those);
+    "n attacked" the number of kept, attacked sources; "clean-recon accuracy" the judge's
+    accuracy on the model's clean test reconstructions. Models without reference numbers get
+    "n/a" in the reference columns.
+    """
+    study = study if study is not None else get_study(None)
+    ref = study.reference_label
     header = ["model"]
     for which in WHICH:
-        header += [f"{WHICH_LABEL[which]} (ours, 95% CI)", "thesis (draft / later draft)", "ours − thesis (pp)"]
+        header += [f"{WHICH_LABEL[which]} (ours, 95% CI)", f"{ref} (draft / later draft)", f"ours − {ref} (pp)"]
     header += ["pairs", "n attacked", "clean-recon accuracy"]
     rows = []
-    for r in means_rows(summaries, reference_names):
+    for r in means_rows(summaries, reference_names, study):
         cells = [r["model"]]
         for which in WHICH:
             w = r[which]
@@ -270,28 +295,21 @@ def _means_body(summaries: Mapping[str, Mapping[str, Any]],
         cells += [NA if pairs is None else str(pairs), NA if r["n_attacked"] is None else str(r["n_attacked"]),
                   fmt_pct(r["clean_recon_accuracy"])]
         rows.append(cells)
-    return header, rows
+    return Table(header, rows)
 
 
-def means_table_markdown(summaries: Mapping[str, Mapping[str, Any]],
-                         reference_names: Mapping[str, str | None] | None = None) -> str:
-    """Means over pairs with 95 % intervals beside the thesis's Tables 5.1-5.3 means.
-
-    "pairs" is how many of the ordered pairs had a kept source (the mean is over those);
-    "n attacked" the number of kept, attacked sources; "clean-recon accuracy" the judge's
-    accuracy on the model's clean test reconstructions. Models the thesis did not train get
-    "n/a" in the thesis columns.
-    """
-    header, rows = _means_body(summaries, reference_names)
-    return markdown_table(header, rows)
+def means_table_markdown(summaries: Mapping[str, Any], reference_names: Mapping[str, str | None] | None = None,
+                         study: Study | None = None) -> str:
+    """:func:`means_table` as Markdown."""
+    return _markdown(means_table(summaries, reference_names, study))
 
 
-def means_table_latex(summaries: Mapping[str, Mapping[str, Any]],
-                      reference_names: Mapping[str, str | None] | None = None) -> str:
-    """:func:`means_table_markdown` as a LaTeX tabular."""
-    header, rows = _means_body(summaries, reference_names)
-    header = [h.replace("−", "-") for h in header]
-    rows = [[c.replace("−", "-") for c in r] for r in rows]
+def means_table_latex(summaries: Mapping[str, Any], reference_names: Mapping[str, str | None] | None = None,
+                      study: Study | None = None) -> str:
+    """:func:`means_table` as a LaTeX tabular."""
+    t = means_table(summaries, reference_names, study)
+    header = [h.replace("−", "-") for h in t.header]
+    rows = [[c.replace("−", "-") for c in r] for r in t.rows]
     return latex_tabular(header, rows)
 
 
@@ -303,7 +321,7 @@ PAIR_COLUMNS = ["model", "source", "target", "n_pairs_formed", "n_kept",
                 "hits_target", "rate_target", "ci_low_target", "ci_high_target"]
 
 
-def pairs_frame(summaries: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
+def pairs_frame(summaries: Mapping[str, Any]) -> pd.DataFrame:
     """Per-pair counts, rates (fractions) and Wilson 95 % bounds, one row per (model, s, t), s != t.
 
     Columns: see :data:`PAIR_COLUMNS`. Rates and bounds are NaN where no source was kept.

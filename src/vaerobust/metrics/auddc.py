@@ -179,3 +179,77 @@ def success_curve(values: ArrayLike, as_rates: ArrayLike, log_x: bool = False) -
     else:
         mean = float(r.mean())
     return SuccessCurve(values=v, rates=r, area=area, mean=mean, log_x=log_x)
+
+
+# --------------------------------------------------------------------------- one sweep's points
+
+#: Per attacked example, the distances a sweep records (``examples.csv``) and whose means make a
+#: curve point: ||x_adv - x_s||_2 and _inf; the latent feature distance to the target after
+#: and before the attack; the output distance ||recon(x_adv) - x_t||_2, its no-attack value
+#: ||recon(x_s) - x_t||_2 and its floor ||recon(x_t) - x_t||_2; and ||x_t - x_s||_2.
+DISTANCE_COLUMNS = ("l2", "linf", "latent_dist", "latent_dist_clean", "out_dist", "out_dist_clean", "out_floor",
+                    "src_tgt_dist")
+
+#: Attack settings a strength sweep can run over, and those swept on log grids by default.
+SWEEP_KEYS = ("lam", "eps", "l2_eps", "steps")
+LOG_KEYS = ("lam", "l2_eps")
+
+
+def _ratio(num: float, den: float) -> float:
+    return num / den if den > 0 and math.isfinite(num) else math.nan
+
+
+def _num(v: object) -> float:
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else math.nan
+
+
+def point_from_means(mean: dict) -> dict[str, float]:
+    """Mean distortions and the normalised DD point from the per-column means over the attacked
+    examples of one strength (``summary.json["distances"]``).
+
+    Means are taken before the ratios (a ratio per example is unstable where the target's
+    reconstruction is barely better than the source's)::
+
+        x = mean ||x_adv - x_s|| / mean ||x_t - x_s||
+        y = (mean ||recon(x_adv) - x_t|| - mean floor) / (mean ||recon(x_s) - x_t|| - mean floor)
+        y_latent = mean ||phi(x_adv) - phi(x_t)|| / mean ||phi(x_s) - phi(x_t)||
+    """
+    m = {c: _num(mean.get(c)) for c in DISTANCE_COLUMNS}
+    return {
+        "l2": m["l2"],
+        "linf": m["linf"],
+        "out_dist": m["out_dist"],
+        "latent_dist": m["latent_dist"],
+        "dd_x": _ratio(m["l2"], m["src_tgt_dist"]),
+        "dd_y": _ratio(m["out_dist"] - m["out_floor"], m["out_dist_clean"] - m["out_floor"]),
+        "dd_y_latent": _ratio(m["latent_dist"], m["latent_dist_clean"]),
+    }
+
+
+def _finite_or_none(v: float) -> float | None:
+    return float(v) if math.isfinite(v) else None
+
+
+def summarise_curve(key: str, points: list[dict]) -> dict:
+    """Areas of one sweep's points: AUDDC (pixel and latent) and AS-versus-value areas.
+
+    Each point holds ``value``, ``dd_x``, ``dd_y``, ``dd_y_latent`` and ``ignore`` / ``target``
+    ``{"mean": ...}``; a missing (None) number counts as not measured.
+    """
+    log_x = key in LOG_KEYS
+    x = [_num(p.get("dd_x")) for p in points]
+    any_x = any(map(math.isfinite, x))
+    out: dict = {
+        "auddc": _finite_or_none(auddc(x, [_num(p.get("dd_y")) for p in points])) if any_x else None,
+        "auddc_latent": _finite_or_none(auddc(x, [_num(p.get("dd_y_latent")) for p in points])) if any_x else None,
+        "log_x": log_x,
+    }
+    for which in ("ignore", "target"):
+        sc = success_curve([p["value"] for p in points], [_num(p[which]["mean"]) for p in points], log_x=log_x)
+        out[f"as_{which}_area"] = _finite_or_none(sc.area)
+        out[f"as_{which}_mean"] = _finite_or_none(sc.mean)
+    return out
+
+
+__all__ = ["DISTANCE_COLUMNS", "LOG_KEYS", "SWEEP_KEYS", "SuccessCurve", "auddc", "dd_curve", "point_from_means",
+           "success_curve", "summarise_curve"]

@@ -1,4 +1,4 @@
-"""``evaluate``: disentanglement measures of a trained VAE, on the checkpoint the attacks use.
+"""``vaerobust evaluate``: disentanglement measures of a trained VAE, on the checkpoint the attacks use.
 
 Writes ``<run>/metrics/disentanglement.json``. What can be measured depends on the data:
 - a dataset with a ground-truth factor grid (dSprites; :func:`vaerobust.data.has_factor_grid`):
@@ -23,14 +23,16 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import torch
 
-from vaerobust import __version__, io
+from vaerobust import __version__, files
 from vaerobust.data import has_factor_grid, load_dataset, load_factor_grid
-from vaerobust.evaluation import run_config_of
+from vaerobust.devices import resolve_device
+from vaerobust.errors import ConfigError
 from vaerobust.metrics.disentanglement import DISENTANGLEMENT, GridSampler, evaluate_all
 from vaerobust.metrics.disentanglement.codes import active_dims, categorical_agreement
-from vaerobust.models.layout import channels_last
-from vaerobust.objectives.terms import kl_gaussian_per_dim
-from vaerobust.training import load_vae, resolve_device
+from vaerobust.models.divergences import kl_gaussian_per_dim
+from vaerobust.models.encoding import GridCodes, encode_all
+from vaerobust.pipelines.attack import run_config_of
+from vaerobust.rundir import folder_lock, is_complete, load_vae
 
 CODE_METRICS = ("categorical_agreement", "active_dims")
 
@@ -47,66 +49,8 @@ def parse_metrics(spec: str | Sequence[str]) -> list[str]:
         return known_metrics()
     bad = [n for n in names if n not in known_metrics()]
     if bad or not names:
-        raise ValueError(f"metrics {bad or names!r}: expected 'all' or names out of {', '.join(known_metrics())}")
+        raise ConfigError(f"metrics {bad or names!r}: expected 'all' or names out of {', '.join(known_metrics())}")
     return names
-
-
-@torch.inference_mode()
-def encode_all(vae, x: torch.Tensor, batch_size: int = 4096, device: torch.device | str | None = None):  # type: ignore[no-untyped-def]
-    """Posterior means [N, D], log-variances [N, D] and a list of logits [N, K_j], in large batches.
-
-    ``x``: images [N, C, H, W] or a lazy container; with ``device`` each batch is moved there.
-    """
-    means, logvars, logits = [], [], [[] for _ in vae.spec.categorical]
-    for i in range(0, x.shape[0], batch_size):
-        xb = x[i : i + batch_size]
-        post = vae.encode(xb if device is None else xb.to(device))
-        means.append(post.mean.cpu())
-        logvars.append(post.logvar.cpu())
-        for j, lg in enumerate(post.logits):
-            logits[j].append(lg.cpu())
-    return torch.cat(means), torch.cat(logvars), [torch.cat(lg) for lg in logits]
-
-
-class GridCodes:
-    """A representation for the factor metrics: flat grid indices int [n] -> codes float32 [n, d].
-
-    The code of grid image i is ``vae.encode(image_i).mode()`` (Gaussian means and argmax
-    one-hots: deterministic), computed under ``torch.inference_mode`` with channels-last
-    weights (:mod:`vaerobust.models.layout`) in batches of ``batch_size`` the first time i is
-    asked for and cached in a table [N_grid, d]
-    (737,280 x d float32: 29 MB for d = 10).
-    """
-
-    def __init__(self, vae: Any, grid: Any, device: torch.device | str = "cpu", batch_size: int = 1024) -> None:
-        self.vae, self.grid, self.device, self.batch_size = vae, grid, torch.device(device), batch_size
-        self.table: np.ndarray | None = None  # codes [N_grid, d], allocated on first use
-        self.done = np.zeros(len(grid), dtype=bool)
-        self.n_encoded = 0  # images encoded so far (each grid image at most once)
-
-    @torch.inference_mode()
-    def _encode(self, index: np.ndarray) -> None:
-        with channels_last(self.vae):
-            for s in range(0, len(index), self.batch_size):
-                chunk = index[s : s + self.batch_size]
-                z = self.vae.encode(self.grid[chunk].to(self.device)).mode().float().cpu().numpy()  # [b, d]
-                if self.table is None:
-                    self.table = np.zeros((len(self.grid), z.shape[1]), dtype=np.float32)
-                self.table[chunk] = z
-                self.done[chunk] = True
-                self.n_encoded += len(chunk)
-
-    def encode_all(self) -> None:
-        """Encode every grid image not yet encoded (in index order: sequential reads of the cache)."""
-        self._encode(np.flatnonzero(~self.done))
-
-    def __call__(self, index: np.ndarray) -> np.ndarray:
-        index = np.asarray(index, dtype=np.int64).reshape(-1)
-        todo = np.unique(index[~self.done[index]])  # sorted, each missing image once
-        if len(todo):
-            self._encode(todo)
-        assert self.table is not None, "GridCodes called with no indices"
-        return self.table[index]
 
 
 def grid_metrics(
@@ -151,10 +95,10 @@ def evaluate_run(
     names = parse_metrics(metrics)
     run_dir = Path(run_dir)
     dev = resolve_device(device)
-    vae = load_vae(run_dir, dev)
+    vae = load_vae(run_dir, dev)  # an unfinished run is measured at its last checkpoint (recorded below)
     data_cfg = run_config_of(run_dir).data
-    result: dict = {"run": str(run_dir), "data": data_cfg.name, "split": split,
-                    "version": __version__, "metrics": {}, "not_applicable": {}}
+    result: dict = {"run": str(run_dir), "data": data_cfg.name, "split": split, "version": __version__,
+                    "training_complete": is_complete(run_dir), "metrics": {}, "not_applicable": {}}
     factor_names = [n for n in names if n in DISENTANGLEMENT]
     if factor_names and has_factor_grid(data_cfg):
         grid = load_factor_grid(data_cfg)
@@ -188,8 +132,22 @@ def evaluate_run(
                 f"needs a dataset with a ground-truth factor grid; {data_cfg.name!r} has none"
             )
     out = run_dir / "metrics" / "disentanglement.json"
-    io.write_json(out, result)
+    with folder_lock(out.parent):
+        files.write_json(out, result)
     return out
 
 
-__all__ = ["evaluate_run", "parse_metrics", "known_metrics", "encode_all", "GridCodes", "grid_metrics"]
+def run(run_dir: Path, metrics: str = "all", num_train: int | None = None, num_test: int | None = None,
+        seed: int = 0, device: str = "auto") -> dict:
+    """The ``vaerobust evaluate`` command: returns what was written to ``metrics/disentanglement.json``."""
+    for name, v in (("--num-train", num_train), ("--num-test", num_test)):
+        if v is not None and v < 1:
+            raise ConfigError(f"{name} {v}: expected an integer >= 1")
+    if seed < 0:
+        raise ConfigError(f"--seed {seed}: expected an integer >= 0")
+    sizes = {k: v for k, v in (("num_train", num_train), ("num_test", num_test)) if v is not None}
+    path = evaluate_run(run_dir, metrics, device=device, seed=seed, sizes=sizes or None)
+    return {"path": path, **files.read_json(path)}
+
+
+__all__ = ["GridCodes", "encode_all", "evaluate_run", "grid_metrics", "known_metrics", "parse_metrics", "run"]

@@ -1,18 +1,19 @@
-"""Report sections beside the thesis's tables: latent-code measures and robustness curves.
+"""Report sections beside the attack tables: latent-code measures and robustness curves.
 
-Both read only run directories:
-- ``<run>/metrics/disentanglement.json`` (written by :func:`vaerobust.disentanglement.evaluate_run`):
+Both are built from records :mod:`vaerobust.report.collect` read:
+- ``<run>/metrics/disentanglement.json`` (written by :func:`vaerobust.pipelines.evaluate.evaluate_run`):
   one row per model of the measures it holds;
-- ``<run>/attacks/<id>/curve.json`` (written by :func:`vaerobust.curves.strength_sweep`):
+- ``<run>/attacks/<id>/curve.json`` (written by :func:`vaerobust.pipelines.strength.strength_sweep`):
   the curves of every model that has a sweep with the same ``<id>``, overlaid in one figure.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
-from vaerobust import io
+from vaerobust.report.document import Block, Bullets, Heading, Images, Paragraph, Table
 
 #: What each measure is and where it comes from (printed under the table).
 METRIC_NOTES = {
@@ -47,24 +48,12 @@ FACTOR_COLUMNS = (
 )
 
 
-def read_codes(run_dir: Path) -> dict[str, Any] | None:
-    """A run's ``metrics/disentanglement.json``, or None where it has none (or it is unreadable)."""
-    path = Path(run_dir) / "metrics" / "disentanglement.json"
-    if not path.is_file():
-        return None
-    try:
-        data = io.read_json(path)
-    except io.RunDirError:
-        return None
-    return data if isinstance(data, dict) and isinstance(data.get("metrics"), dict) else None
-
-
 def _num(x: Any) -> str:
     return "n/a" if not isinstance(x, (int, float)) else f"{x:.3f}"
 
 
-def codes_table_markdown(codes: Mapping[str, Mapping[str, Any]], dims: Mapping[str, int | None]) -> list[str]:
-    """Markdown lines: one row per model (label -> disentanglement.json) with the measures it has."""
+def codes_section(codes: Mapping[str, Mapping[str, Any]], dims: Mapping[str, int | None]) -> list[Block]:
+    """Blocks of the "Latent codes" section: one row per model (label -> disentanglement.json)."""
     cols: list[tuple[str, Callable[[Mapping[str, Any]], str]]] = []
     have = {m for c in codes.values() for m in c["metrics"]}
     if "active_dims" in have:
@@ -91,79 +80,66 @@ def codes_table_markdown(codes: Mapping[str, Mapping[str, Any]], dims: Mapping[s
             cols.append((title, factor))
     if not cols:
         return []
-    lines = ["| model | Gaussian dims | " + " | ".join(t for t, _ in cols) + " |",
-             "|---|---:|" + "---:|" * len(cols)]
-    for label, c in codes.items():
-        lines.append(f"| {label} | {dims.get(label) if dims.get(label) is not None else 'n/a'} | "
-                     + " | ".join(fn(c) for _, fn in cols) + " |")
-    lines.append("")
+    header = ["model", "Gaussian dims", *[t for t, _ in cols]]
+    rows = [[label, str(dims.get(label)) if dims.get(label) is not None else "n/a", *[fn(c) for _, fn in cols]]
+            for label, c in codes.items()]
     thr = {c["metrics"]["active_dims"].get("threshold_nats") for c in codes.values() if "active_dims" in c["metrics"]}
-    notes = [f"- {METRIC_NOTES[m]}" for m in METRIC_NOTES if m in have]
+    notes = [METRIC_NOTES[m] for m in METRIC_NOTES if m in have]
     if thr:
-        notes.append(f"- active-dimension threshold: {', '.join(f'{t:g}' for t in sorted(thr))} nats; measured on "
+        notes.append(f"active-dimension threshold: {', '.join(f'{t:g}' for t in sorted(thr))} nats; measured on "
                      f"{', '.join(sorted({str(c.get('split')) for c in codes.values()}))} split images.")
     for label, c in codes.items():
         fm = c.get("factor_metrics")
         if isinstance(fm, dict):
             sizes = ", ".join(f"{k} {v}" for k, v in (fm.get("sizes") or {}).items()) or "each metric's defaults"
-            notes.append(f"- {label}: factor metrics on the full factor grid, seed {fm.get('seed')}, sizes: {sizes}; "
+            notes.append(f"{label}: factor metrics on the full factor grid, seed {fm.get('seed')}, sizes: {sizes}; "
                          f"{fm.get('grid_images_encoded')} grid images encoded.")
+        if c.get("training_complete") is False:
+            notes.append(f"{label}: measured on an unfinished training run (its last checkpoint).")
     na = sorted({f"{m}: {why}" for c in codes.values() for m, why in (c.get("not_applicable") or {}).items()})
     if na:
-        notes.append("- not measured here: " + "; ".join(na) + ".")
-    return lines + notes + [""]
-
-
-def collect_curves(run_dirs: Mapping[str, Path]) -> dict[str, dict[str, dict]]:
-    """``{attack id: {model label: curve.json}}`` over the runs' ``attacks/*/curve.json``."""
-    found: dict[str, dict[str, dict]] = {}
-    for label, d in run_dirs.items():
-        for p in sorted((Path(d) / "attacks").glob("*/curve.json")):
-            try:
-                curve = io.read_json(p)
-            except io.RunDirError:
-                continue
-            if isinstance(curve, dict) and isinstance(curve.get("points"), list) and curve["points"]:
-                found.setdefault(p.parent.name, {})[label] = curve
-    return found
+        notes.append("not measured here: " + "; ".join(na) + ".")
+    return [Heading(2, "Latent codes: disentanglement measures of the attacked checkpoints"),
+            Paragraph("Written by `vaerobust evaluate RUN` (`metrics/disentanglement.json` in each run directory)."),
+            Table(header, rows, "lr" + "r" * len(cols)), Bullets(notes)]
 
 
 def curves_section(curves: Mapping[str, Mapping[str, dict]], fig_dir: Path, link: Callable[[Path], str],
-                   slug: Callable[[str], str]) -> list[str]:
-    """Markdown lines and overlay figures for every swept attack (one subsection per attack id)."""
+                   slug: Callable[[str], str]) -> list[Block]:
+    """Blocks and overlay figures for every swept attack (one subsection per attack id)."""
     from vaerobust.report.figures import dd_curves_png, success_curves_png
 
-    md: list[str] = []
     if not curves:
-        return md
-    md.append("## Robustness curves\n")
-    md.append("Each attack run over a grid of its strength (`vaerobust attack ... --sweep KEY=GRID`). AUDDC: area "
-              "under the normalised distortion-distortion curve (Gondim-Ribeiro et al. 2018, arXiv 1806.04646), x = "
-              "input distortion / ||x_t - x_s||, y = (output distance to the target - its floor) / (no-attack distance - "
-              "floor), from the no-attack point (0, 1) to x = 1; lower = the output reaches the target for less input "
-              "change = less robust. AS area: area under AS versus the swept value (over log10 for lam), and its mean "
-              "height.\n")
+        return []
+    out: list[Block] = [
+        Heading(2, "Robustness curves"),
+        Paragraph("Each attack run over a grid of its strength (`vaerobust attack ... --sweep KEY=GRID`). AUDDC: area "
+                  "under the normalised distortion-distortion curve (Gondim-Ribeiro et al. 2018, arXiv 1806.04646), x = "
+                  "input distortion / ||x_t - x_s||, y = (output distance to the target - its floor) / (no-attack "
+                  "distance - floor), from the no-attack point (0, 1) to x = 1; lower = the output reaches the target "
+                  "for less input change = less robust. AS area: area under AS versus the swept value (over log10 for "
+                  "lam), and its mean height.")]
     for attack_id, by_model in curves.items():
         first = next(iter(by_model.values()))
         key = first["key"]
-        md.append(f"### {attack_id}: {first['attack']['name']} attack over {key}\n")
-        md.append("| model | grid | attacked per point | AUDDC (output) | AUDDC (latent) | AS ignore-target area (mean) "
-                  "| AS target area (mean) |")
-        md.append("|---|---|---:|---:|---:|---:|---:|")
+        out.append(Heading(3, f"{attack_id}: {first['attack']['name']} attack over {key}"))
+        header = ["model", "grid", "attacked per point", "AUDDC (output)", "AUDDC (latent)",
+                  "AS ignore-target area (mean)", "AS target area (mean)"]
+        rows = []
         for label, c in by_model.items():
             vals = c["values"]
-            grid = f"{len(vals)} values {vals[0]:g}..{vals[-1]:g}"
             n = sorted({p["n_attacked"] for p in c["points"]})
-            md.append(f"| {label} | {grid} | {'/'.join(map(str, n))} | {_num(c.get('auddc'))} | "
-                      f"{_num(c.get('auddc_latent'))} | {_num(c.get('as_ignore_area'))} ({_num(c.get('as_ignore_mean'))}) | "
-                      f"{_num(c.get('as_target_area'))} ({_num(c.get('as_target_mean'))}) |")
-        md.append("")
+            rows.append([label, f"{len(vals)} values {vals[0]:g}..{vals[-1]:g}", "/".join(map(str, n)),
+                         _num(c.get("auddc")), _num(c.get("auddc_latent")),
+                         f"{_num(c.get('as_ignore_area'))} ({_num(c.get('as_ignore_mean'))})",
+                         f"{_num(c.get('as_target_area'))} ({_num(c.get('as_target_mean'))})"])
+        out.append(Table(header, rows, "llrrrrr"))
         dd = dd_curves_png(dict(by_model), fig_dir / f"curve_{slug(attack_id)}_dd.png",
                            f"{first['attack']['name']} attack over {key}: distortion-distortion")
         sc = success_curves_png(dict(by_model), fig_dir / f"curve_{slug(attack_id)}_as.png",
                                 f"{first['attack']['name']} attack: success vs {key}")
-        md.append(f"![{attack_id} distortion-distortion curves]({link(dd)}) ![{attack_id} AS curves]({link(sc)})\n")
-    return md
+        out.append(Images([(f"{attack_id} distortion-distortion curves", link(dd)), (f"{attack_id} AS curves", link(sc))]))
+    return out
 
 
-__all__ = ["read_codes", "codes_table_markdown", "collect_curves", "curves_section", "METRIC_NOTES"]
+__all__ = ["FACTOR_COLUMNS", "METRIC_NOTES", "codes_section", "curves_section"]

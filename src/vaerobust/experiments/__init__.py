@@ -1,1 +1,0 @@
-"""Experiment presets and the study runner."""

@@ -1,0 +1,291 @@
+"""``vaerobust attack``: the attack sweep of the study (PROTOCOL §6) on one trained VAE.
+
+Recipe (:func:`attack_sweep`), top to bottom:
+
+1. refuse a folder made with other settings (``summary.json`` or ``partial/settings.json``);
+   a finished sweep is left untouched;
+2. load the VAE and the judge (both must have finished training; the judge must read the
+   VAE's image size and every class of the sweep); lock the output folder;
+3. reconstruct every test image, let the judge label the reconstructions, form the pairs
+   (:func:`~vaerobust.attacks.pairs.make_pairs`) and keep the sources whose clean
+   reconstruction the judge labels correctly (if none is kept, the summary says so in
+   ``warnings`` and every rate is undefined, never a number);
+4. attack the kept pairs batch by batch; each finished batch is saved under ``partial/``, so
+   an interrupted sweep resumes where it stopped with identical results (per-row noise);
+5. write ``examples.csv``, ``samples.npz``, ``summary.json`` (:class:`~vaerobust.rundir.AttackSummary`)
+   and, last, ``complete.json``.
+
+``examples.csv`` holds one row per formed (source image, target image) pair: classes, test-set
+indices, the judge's label of the clean reconstruction, ``kept``, the judge's label of the
+adversarial reconstruction (-1 where not attacked) and the distances of
+:data:`~vaerobust.metrics.auddc.DISTANCE_COLUMNS`. ``summary.json`` is recomputable from it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor
+
+from vaerobust import __version__, files
+from vaerobust.attacks import build_attack
+from vaerobust.attacks.base import l2
+from vaerobust.attacks.pairs import make_pairs, parse_pairs, row_noise, sample_rows
+from vaerobust.config import (
+    AttackConfig,
+    DataConfig,
+    RunConfig,
+    SweepConfig,
+    apply_overrides,
+    load_study,
+    parse_overrides,
+    to_dict,
+)
+from vaerobust.data import fingerprint, load_dataset
+from vaerobust.devices import resolve_device
+from vaerobust.errors import ConfigError, NothingToMeasure, RunDirError
+from vaerobust.metrics.auddc import DISTANCE_COLUMNS
+from vaerobust.metrics.robustness import success_table
+from vaerobust.models.encoding import features, predict, reconstruct
+from vaerobust.progress import progress_bar
+from vaerobust.rundir import (
+    AttackSummary,
+    ensure_same_settings,
+    folder_lock,
+    interruptible,
+    is_complete,
+    load_classifier,
+    load_vae,
+    mark_complete,
+    read_config,
+    read_summary,
+)
+
+RESULT_COLUMNS = ("adv_pred", *DISTANCE_COLUMNS)
+SAMPLE_KEYS = ("row", "x_src", "x_tgt", "x_adv", "recon_adv", "recon_src")
+
+
+def run_config_of(run_dir: str | Path) -> RunConfig:
+    """The settings a VAE run folder was trained with."""
+    return read_config(Path(run_dir), RunConfig)
+
+
+def check_judge_fits(vae: Any, judge: Any, judge_dir: Path, vae_dir: Path, classes: Sequence[int]) -> None:
+    """The judge must read the VAE's images and have an output for every class of the sweep."""
+    v_shape, j_shape = getattr(vae, "image_shape", None), getattr(judge, "image_shape", None)
+    if v_shape is not None and j_shape is not None and tuple(v_shape) != tuple(j_shape):
+        raise RunDirError(f"the judge at {judge_dir} reads images {list(j_shape)} but the VAE at {vae_dir} makes "
+                          f"{list(v_shape)}: train a judge on the VAE's data")
+    n = getattr(judge, "n_classes", None)
+    if n is not None and any(c >= n for c in classes):
+        raise ConfigError(f"sweep.classes {list(classes)}: the judge at {judge_dir} knows classes 0..{n - 1}")
+
+
+def attack_sweep(
+    vae_dir: str | Path,
+    judge_dir: str | Path,
+    out: str | Path,
+    attack: AttackConfig = AttackConfig(),
+    sweep: SweepConfig = SweepConfig(),
+    device: str = "auto",
+    progress: bool = True,
+    data: DataConfig | None = None,
+) -> Path:
+    """Attack every kept (source, target) pair of the test split (module docstring); returns ``out``."""
+    out, vae_dir, judge_dir = Path(out), Path(vae_dir), Path(judge_dir)
+    data = data or run_config_of(vae_dir).data
+    requested = {"attack": attack, "sweep": sweep, "data": data}
+    for saved_file in (out / "summary.json", out / "partial" / "settings.json"):
+        ensure_same_settings(saved_file, requested, "attack sweep")
+    if is_complete(out):
+        return out
+    attack.check_sweepable()
+    parse_pairs(sweep.pairs, tuple(sweep.classes))
+    dev = resolve_device(device)
+    vae = load_vae(vae_dir, dev, require_finished=True)
+    judge = load_classifier(judge_dir, dev, require_finished=True)
+    check_judge_fits(vae, judge, judge_dir, vae_dir, sweep.classes)
+    with folder_lock(out):
+        if is_complete(out):
+            return out
+        return _sweep(vae, judge, vae_dir, judge_dir, out, attack, sweep, data, dev, progress)
+
+
+def _sweep(vae: Any, judge: Any, vae_dir: Path, judge_dir: Path, out: Path, attack: AttackConfig,
+           sweep: SweepConfig, data: DataConfig, dev: torch.device, progress: bool) -> Path:
+    x, y = load_dataset(data, "test")
+    data_hash = fingerprint(x, y)
+    x = x.to(dev)
+    t0 = time.perf_counter()
+
+    clean_pred = predict(judge, reconstruct(vae, x)).cpu().numpy()
+    pairs = make_pairs(y.numpy(), tuple(sweep.classes), sweep.per_pair, sweep.seed, sweep.pairs)
+    pairs["clean_pred"] = clean_pred[pairs.src_index.to_numpy()]
+    pairs["kept"] = pairs.clean_pred == pairs.source
+    for col in RESULT_COLUMNS:
+        pairs[col] = -1 if col == "adv_pred" else np.nan
+    rows = np.flatnonzero(pairs.kept.to_numpy())
+    accuracy = float((clean_pred == y.numpy()).mean())
+    warnings = [] if rows.size else [
+        f"no source was attacked: the judge labels none of the {len(pairs)} sources' clean reconstructions "
+        f"correctly (its accuracy on all clean test reconstructions is {accuracy:.1%}); attack success is undefined"]
+
+    atk = build_attack(vae, attack, judge=judge)
+    keep_samples = sample_rows(pairs, rows)
+    samples: dict[str, list] = {k: [] for k in SAMPLE_KEYS}
+    # Each finished batch is saved under partial/, so an interrupted sweep resumes where it
+    # stopped; per-row start noise makes the resumed results identical to an uninterrupted run.
+    part = out / "partial"
+    files.write_json(part / "settings.json", {"attack": attack, "sweep": sweep, "data": data})
+    bar = progress_bar(len(rows), 0, f"attack {vae_dir.name}", progress)
+    evaluations, done = 0, 0
+    n_batches = -(-len(rows) // sweep.batch_size)
+
+    def where() -> str:
+        return (f"attack sweep {out} interrupted after {done} of {n_batches} batches (saved in {part}); "
+                "run the same command to resume")
+
+    with interruptible(where):
+        for start in range(0, len(rows), sweep.batch_size):
+            r = rows[start : start + sweep.batch_size]
+            batch_file = part / f"batch-{start:08d}.npz"
+            res = _read_batch(batch_file, r)
+            if res is None:
+                res = _attack_batch(atk, vae, judge, x, pairs, r, np.isin(r, keep_samples), sweep.seed)
+                _check_finite(res, out)
+                files.write_bytes(batch_file, _npz_bytes(res))
+            for col in RESULT_COLUMNS:
+                pairs.loc[r, col] = res[col]
+            evaluations += int(res["evaluations"])
+            if res["row"].size:
+                for k in SAMPLE_KEYS:
+                    samples[k].append(res[k])
+            done += 1
+            bar.update(len(r))
+    bar.close()
+    seconds = time.perf_counter() - t0
+
+    pairs["adv_pred"] = pairs.adv_pred.astype(int)
+    table = success_table(pairs.source, pairs.target, pairs.kept, pairs.adv_pred, list(sweep.classes))
+    files.write_text(out / "examples.csv", pairs.to_csv(index=False))
+    if samples["row"]:
+        files.write_bytes(out / "samples.npz", _npz_bytes({k: np.concatenate(v) for k, v in samples.items()}))
+    summary = AttackSummary(
+        vae=str(vae_dir), judge=str(judge_dir), attack=to_dict(attack), sweep=to_dict(sweep), data=to_dict(data),
+        data_sha256=data_hash, device=str(dev), version=__version__, seconds=seconds,
+        n_pairs_formed=int(len(pairs)), n_attacked=int(len(rows)), clean_recon_accuracy=accuracy,
+        image_steps=int(len(rows)) * attack.steps * attack.restarts,  # the fixed-step budget
+        encoder_evaluations=evaluations,  # per-example encoder passes actually spent (early stopping saves some)
+        results=table.to_json(),
+        # means over the attacked examples (every attacked row has them)
+        distances={c: _mean(pairs.loc[rows, c]) for c in DISTANCE_COLUMNS},
+        warnings=warnings,
+    )
+    files.write_json(out / "summary.json", summary.to_json())
+    mark_complete(out)
+    shutil.rmtree(part, ignore_errors=True)
+    return out
+
+
+def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    return buf.getvalue()
+
+
+def _check_finite(res: dict[str, np.ndarray], out: Path) -> None:
+    bad = [c for c in DISTANCE_COLUMNS if not np.isfinite(res[c]).all()]
+    if bad or not np.isfinite(res["x_adv"]).all():
+        raise NothingToMeasure(f"attack sweep {out}: the attack produced non-finite values ({', '.join(bad) or 'x_adv'}); "
+                               "the batch was not saved (check attack.lr and attack.lam)")
+
+
+def _attack_batch(atk: Any, vae: Any, judge: Any, x: Tensor, pairs: pd.DataFrame, r: np.ndarray,
+                  keep: np.ndarray, seed: int) -> dict[str, np.ndarray]:
+    """Attack rows ``r`` of ``pairs``; per-row results, plus pictures of the rows where ``keep``."""
+    dev = x.device
+    xs = x[torch.as_tensor(pairs.src_index.to_numpy()[r], device=dev)]
+    xt = x[torch.as_tensor(pairs.tgt_index.to_numpy()[r], device=dev)]
+    x_adv = atk(xs, xt, noise=row_noise(pairs, r, tuple(xs.shape[1:]), seed))
+    evaluations = atk.evaluations  # encoder passes (per example) the attack spent on this batch
+    with torch.no_grad():
+        rec = reconstruct(vae, x_adv)
+        rec_src, rec_tgt = reconstruct(vae, xs), reconstruct(vae, xt)
+        f_adv, f_src, f_tgt = features(vae, x_adv), features(vae, xs), features(vae, xt)
+        out = {
+            "adv_pred": predict(judge, rec).cpu().numpy(),
+            "l2": l2(x_adv - xs).cpu().numpy(),
+            "linf": (x_adv - xs).abs().flatten(1).amax(1).cpu().numpy(),
+            "latent_dist": l2(f_adv - f_tgt).cpu().numpy(),
+            "latent_dist_clean": l2(f_src - f_tgt).cpu().numpy(),
+            "out_dist": l2(rec - xt).cpu().numpy(),
+            "out_dist_clean": l2(rec_src - xt).cpu().numpy(),
+            "out_floor": l2(rec_tgt - xt).cpu().numpy(),
+            "src_tgt_dist": l2(xt - xs).cpu().numpy(),
+            "rows": r,
+            "evaluations": np.array(evaluations, dtype=np.int64),
+        }
+        sel = torch.as_tensor(np.flatnonzero(keep), device=dev)
+        pics = {"x_src": xs, "x_tgt": xt, "x_adv": x_adv, "recon_adv": rec}
+        out.update({k: v[sel].cpu().numpy() for k, v in pics.items()})
+        out["recon_src"] = rec_src[sel].cpu().numpy()
+        out["row"] = r[keep]
+    return out
+
+
+def _mean(col: pd.Series) -> float | None:
+    v = col.to_numpy(dtype=float)
+    return float(v.mean()) if v.size else None
+
+
+def _read_batch(path: Path, rows: np.ndarray) -> dict[str, np.ndarray] | None:
+    """A saved batch's results if the file is readable and holds exactly ``rows``; else None."""
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path) as f:
+            res = {k: f[k] for k in f.files}
+    except Exception:  # a file cut by a kill: attack that batch again
+        return None
+    if "rows" not in res or not np.array_equal(res["rows"], rows) or any(c not in res for c in RESULT_COLUMNS):
+        return None
+    return res
+
+
+def resolve_attack(preset: str, pairs: str = "all", per_pair: int | None = None, attack_name: str | None = None,
+                   overrides: Sequence[str] = ()) -> tuple[AttackConfig, SweepConfig]:
+    """The settings of ``vaerobust attack``: the study's attack and sweep, then the options."""
+    study = load_study(preset)
+    sweep = apply_overrides(study.sweep, {"pairs": pairs, "per_pair": per_pair})
+    ov = parse_overrides(overrides)
+    bad = [k for k in ov if k.split(".")[0] not in ("attack", "sweep")]
+    if bad:
+        raise ConfigError(f"override {bad[0]!r}: expected a key under attack. or sweep.")
+    acfg = apply_overrides(study.attack, {k[7:]: v for k, v in ov.items() if k.startswith("attack.")})
+    if attack_name is not None:
+        acfg = apply_overrides(acfg, {"name": attack_name})
+    sweep = apply_overrides(sweep, {k[6:]: v for k, v in ov.items() if k.startswith("sweep.")})
+    return acfg, sweep
+
+
+def run(vae_dir: Path, judge_dir: Path, out: Path | None = None, preset: str = "sootla2018", pairs: str = "all",
+        per_pair: int | None = None, attack_name: str | None = None, overrides: Sequence[str] = (),
+        device: str = "auto", progress: bool = True) -> tuple[Path, AttackSummary]:
+    """The ``vaerobust attack`` command (without ``--sweep``): returns the folder and its summary."""
+    acfg, sweep = resolve_attack(preset, pairs, per_pair, attack_name, overrides)
+    out = out or Path(vae_dir) / "attacks" / acfg.name
+    attack_sweep(vae_dir, judge_dir, out, acfg, sweep, device=device, progress=progress)
+    return out, read_summary(out)
+
+
+__all__ = ["RESULT_COLUMNS", "SAMPLE_KEYS", "attack_sweep", "check_judge_fits", "resolve_attack", "run",
+           "run_config_of"]

@@ -1,0 +1,29 @@
+"""``vaerobust data fetch``: obtain a dataset through its chain of sources, verify it, cache it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from vaerobust.errors import ConfigError
+
+FETCHABLE = ("mnist", "dsprites")
+
+
+def run(name: str, root: Path | None = None) -> str:
+    """Fetch ``name`` into the cache; returns a line saying where it is and its checksum."""
+    if name == "mnist":
+        from vaerobust.data.mnist import fetch_mnist, mnist_fingerprint
+
+        path = fetch_mnist(root=root)
+        return f"mnist cached at {path} (sha256 of the arrays: {mnist_fingerprint(root=root)})"
+    if name == "dsprites":
+        from vaerobust.data.dsprites import build_generated_cache, load_dsprites_grid
+
+        if root is not None:
+            grid = load_dsprites_grid(root=root)
+            return f"dsprites read from {root} ({len(grid)} images, sha256 {grid.fingerprint})"
+        return f"dsprites generated at {build_generated_cache()}"
+    raise ConfigError(f"dataset {name!r} cannot be fetched; expected one of: {', '.join(FETCHABLE)}")
+
+
+__all__ = ["FETCHABLE", "run"]

@@ -1,0 +1,144 @@
+"""Sentences of findings, each generated from the numbers (never written in advance).
+
+Uncertainty: a pair's rate carries a Wilson 95 % interval; a model's mean over pairs the
+normal-approximation interval of :meth:`vaerobust.metrics.robustness.SuccessTable.overall`
+(pairs independent, binomial within), read from summary.json, never recomputed here. The
+difference of two models' means gets se = sqrt(se_1^2 + se_2^2), each standard error read
+back from its interval as (high - low) / (2 * 1.96) (approximate where an interval is
+clipped at 0 or 1).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from vaerobust.report import tables
+from vaerobust.studies import Study, get_study
+
+Z95 = 1.959964
+
+
+def _se(row: Mapping[str, Any]) -> float | None:
+    """Standard error of a mean over pairs, read back from its 95 % interval."""
+    if row["ci_low"] is None or row["ci_high"] is None or row["mean"] is None:
+        return None
+    return (row["ci_high"] - row["ci_low"]) / (2 * Z95)
+
+
+def _order_text(names: Sequence[str], means: Sequence[float] | None = None) -> str:
+    """"a > b > c", with "=" between equal means."""
+    if not names:
+        return ""
+    out = names[0]
+    for i in range(1, len(names)):
+        tie = means is not None and math.isclose(means[i - 1], means[i], rel_tol=0.0, abs_tol=1e-12)
+        out += (" = " if tie else " > ") + names[i]
+    return out
+
+
+def result_statements(summaries: Mapping[str, Any], reference_names: Mapping[str, str | None] | None = None,
+                      study: Study | None = None) -> list[str]:
+    """Sentences about the results, each computed from the numbers (Markdown, one per item).
+
+    ``summaries``: display name -> attack summary. They say which model has the highest and
+    the lowest mean of each measure; whether the ordering of the models the thesis trained
+    agrees with its ordering (disentangled > entangled > entangled_wd); whether each pair of
+    models' 95 % intervals overlap, with the difference and its approximate interval;
+    whether the thesis's value lies inside ours; and which source class is the easiest and
+    the hardest to move, beside the thesis's. The reference ("the thesis") is ``study``'s;
+    without one, no sentence mentions it.
+    """
+    study = study if study is not None else get_study(None)
+    ref_word = study.reference_label
+    order = study.reference_order
+    refs = dict(reference_names or {})
+    rows = tables.means_rows(summaries, refs, study)
+    out: list[str] = []
+    for which in tables.WHICH:
+        meas = tables.WHICH_LABEL[which]
+        valid = [r for r in rows if r[which]["mean"] is not None]
+        if not valid:
+            out.append(f"No model has a measurable mean {meas} (no kept source in any pair).")
+            continue
+        ranked = sorted(valid, key=lambda r: -r[which]["mean"])
+        if len(ranked) == 1:
+            r = ranked[0]
+            out.append(f"Only one model was attacked: **{r['model']}** has a mean {meas} of "
+                       f"{tables.fmt_ci(r[which]['mean'], r[which]['ci_low'], r[which]['ci_high'])}.")
+        elif math.isclose(ranked[0][which]["mean"], ranked[-1][which]["mean"], rel_tol=0.0, abs_tol=1e-12):
+            out.append(f"All {len(ranked)} models have the same mean {meas}, "
+                       f"{tables.fmt_pct(ranked[0][which]['mean'], 1)}: no model is more attackable than another.")
+        else:
+            hi, lo = ranked[0], ranked[-1]
+            out.append(f"**{hi['model']}** has the highest mean {meas} "
+                       f"({tables.fmt_ci(hi[which]['mean'], hi[which]['ci_low'], hi[which]['ci_high'])}) and "
+                       f"**{lo['model']}** the lowest "
+                       f"({tables.fmt_ci(lo[which]['mean'], lo[which]['ci_low'], lo[which]['ci_high'])}); "
+                       f"ordering: {_order_text([r['model'] for r in ranked], [r[which]['mean'] for r in ranked])}.")
+        # ordering of the thesis's models
+        with_ref = [r for r in ranked if r["reference"] in order]
+        ref_names = [r["reference"] for r in with_ref]
+        if len(set(ref_names)) >= 2 and len(set(ref_names)) == len(ref_names):
+            ours = [r["reference"] for r in with_ref]
+            ours_means = [r[which]["mean"] for r in with_ref]
+            ours_text = _order_text(ours, ours_means)
+            thesis = [m for m in order if m in ref_names]
+            verdict = "agrees with" if ours_text == _order_text(thesis) else "does not agree with"
+            out.append(f"{meas}: our ordering of the {ref_word}'s models, {ours_text}, {verdict} the {ref_word}'s "
+                       f"ordering {_order_text(thesis)}.")
+        elif len(set(ref_names)) >= 2:
+            out.append(f"{meas}: the {ref_word}'s ordering {_order_text(order)} is not checked, as a "
+                       "model name appears more than once (several studies or attack sweeps); compare the rows of "
+                       "the means table.")
+        elif with_ref:
+            out.append(f"{meas}: fewer than two distinct models of the {ref_word} were attacked, so its ordering "
+                       f"{_order_text(order)} cannot be checked.")
+        # interval overlaps and differences
+        for i in range(len(ranked)):
+            for j in range(i + 1, len(ranked)):
+                a, b = ranked[i][which], ranked[j][which]
+                if None in (a["ci_low"], a["ci_high"], b["ci_low"], b["ci_high"]):
+                    continue
+                overlap = a["ci_low"] <= b["ci_high"] and b["ci_low"] <= a["ci_high"]
+                d = 100 * (a["mean"] - b["mean"])
+                se = 100 * math.sqrt((_se(a) or 0.0) ** 2 + (_se(b) or 0.0) ** 2)
+                out.append(
+                    f"{meas}, {ranked[i]['model']} vs {ranked[j]['model']}: the 95% intervals "
+                    f"{'overlap' if overlap else 'do not overlap'}; difference {d:+.1f} pp, approx. 95% CI "
+                    f"[{d - Z95 * se:+.1f}, {d + Z95 * se:+.1f}] pp"
+                    f"{' (excludes 0)' if abs(d) > Z95 * se else ' (includes 0)'}.")
+        for r in valid:
+            w = r[which]
+            if w["thesis"] is not None and w["thesis_in_ci"] is not None:
+                where = "inside" if w["thesis_in_ci"] else "outside"
+                out.append(f"{meas}, {r['model']}: the {ref_word}'s {tables.fmt_ref_pct(w['thesis'])} lies {where} our "
+                           f"95% interval {tables.fmt_ci(w['mean'], w['ci_low'], w['ci_high'])} "
+                           f"(ours − {ref_word} = {tables.fmt_pp(w['diff_pp'])} pp).")
+    # coverage and class structure
+    for name, summary in summaries.items():
+        res = tables.results_of(summary)
+        k = len(res["classes"])
+        n_pairs = int(res["ignore"]["overall"].get("pairs") or 0)
+        if n_pairs < k * (k - 1):
+            out.append(f"{name}: only {n_pairs} of the {k * (k - 1)} ordered pairs had a kept source (the judge "
+                       "misclassified the clean reconstructions of the others); its means are over those pairs.")
+        marg = [(c, v) for c, v in zip(res["classes"], res["ignore"]["source_marginal"]) if not tables.is_missing(v)]
+        if len(marg) < 2:
+            continue
+        easy, hard = max(marg, key=lambda cv: cv[1]), min(marg, key=lambda cv: cv[1])
+        text = (f"{name}: source {easy[0]} is the easiest to move ({tables.fmt_pct(easy[1])} AS ignore-target), "
+                f"source {hard[0]} the hardest ({tables.fmt_pct(hard[1])})")
+        ref = study.reference_marginal(refs.get(name, name) or "", "ignore")
+        if ref is not None:
+            ec = max(range(len(ref)), key=lambda c: ref[c])
+            hc = min(range(len(ref)), key=lambda c: ref[c])
+            same = "the same classes as" if (ec, hc) == (easy[0], hard[0]) else "unlike"
+            text += (f"; {same} the {ref_word}, whose easiest is {ec} ({tables.fmt_ref_pct(ref[ec])}) and hardest "
+                     f"{hc} ({tables.fmt_ref_pct(ref[hc])})")
+        out.append(text + ".")
+    return out
+
+
+__all__ = ["Z95", "result_statements"]

@@ -1,0 +1,118 @@
+"""Sootla (2018), the reference study: its preset, the thesis's numbers and its protocol checks.
+
+- ``preset.yaml``: the protocol of PROTOCOL.md §1-6 (``vaerobust reproduce sootla2018``);
+- :mod:`.references`: the thesis's means and source marginals (percent), Tables 5.1-5.3;
+- :func:`protocol_differences`: how a set of runs differs from the thesis's budgets (which
+  makes a run a *reduced reproduction*) and from the preset's other settings.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from vaerobust.studies.base import STUDIES, RunFacts, Study
+from vaerobust.studies.sootla2018 import references
+
+#: The thesis's budgets (PROTOCOL §3-6): a smaller one makes a run a reduced reproduction.
+THESIS_BUDGETS = {"train.steps": 100_000, "attack.steps": 1000, "sweep.per_pair": None, "judge.epochs": 10}
+
+
+def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(d, Mapping):
+        return {prefix: d}
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}.{k}" if prefix else str(k)
+        out.update(_flat(v, key) if isinstance(v, Mapping) else {key: v})
+    return out
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool) and not isinstance(b, bool):
+        return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=0.0)
+    return a == b
+
+
+def protocol_differences(runs: Sequence[RunFacts]) -> tuple[list[str], list[str]]:
+    """(reduced, other): how the runs differ from the thesis's protocol, computed from configs.
+
+    ``reduced`` lists budgets below the thesis's (training steps < 100000, attack steps <
+    1000, a cap per pair, a judge trained for fewer than 10 epochs, data other than MNIST,
+    fewer pairs or classes): any entry makes the study a reduced reproduction. ``other``
+    lists every further setting that differs from the ``sootla2018`` preset, for the models
+    the preset names.
+    """
+    from vaerobust.config import load_study, to_dict, upgrade_legacy
+
+    study = load_study("sootla2018")
+    reduced: list[str] = []
+    other: list[str] = []
+    judges_seen: set[str] = set()
+    for run in runs:
+        cfg = run.config
+        steps = _flat(cfg).get("train.steps")
+        if isinstance(steps, int) and steps < THESIS_BUDGETS["train.steps"]:
+            reduced.append(f"{run.label}: train.steps = {steps} (thesis: {THESIS_BUDGETS['train.steps']})")
+        data_name = _flat(cfg).get("data.name")
+        if data_name is not None and data_name != "mnist":
+            reduced.append(f"{run.label}: data.name = {data_name} (thesis: mnist)")
+        if run.name in study.models:
+            from vaerobust.config import RunConfig
+
+            want = _flat(to_dict(study.run_config(run.name)))
+            have = _flat(upgrade_legacy(RunConfig, {k: v for k, v in cfg.items() if k != "meta"}))
+            skip = {"train.steps", "data.name", "train.log_every", "train.checkpoint_every"}
+            for key in sorted(set(want) | set(have)):
+                if key in skip or _same(want.get(key), have.get(key)):
+                    continue
+                other.append(f"{run.label}: {key} = {have.get(key, 'absent')} (preset: {want.get(key, 'absent')})")
+        for atk in run.attacks:
+            a_steps = atk.attack.get("steps")
+            if isinstance(a_steps, int) and a_steps < THESIS_BUDGETS["attack.steps"]:
+                reduced.append(f"{atk.label}: attack.steps = {a_steps} (thesis: {THESIS_BUDGETS['attack.steps']})")
+            sweep = atk.sweep
+            if sweep.get("per_pair") is not None:
+                reduced.append(f"{atk.label}: sweep.per_pair = {sweep['per_pair']} (thesis: all test images)")
+            if sweep.get("pairs", "all") != "all":
+                reduced.append(f"{atk.label}: sweep.pairs = {sweep['pairs']} (thesis: all 90 ordered pairs)")
+            if "classes" in sweep and list(sweep["classes"]) != list(range(10)):
+                reduced.append(f"{atk.label}: sweep.classes = {sweep['classes']} (thesis: 0-9)")
+            want_a = _flat(to_dict(study.attack))
+            have_a = _flat(atk.attack)
+            for key in sorted(set(want_a) | set(have_a)):
+                if key != "steps" and not _same(want_a.get(key), have_a.get(key)):
+                    other.append(f"{atk.label}: attack.{key} = {have_a.get(key, 'absent')} "
+                                 f"(preset: {want_a.get(key, 'absent')})")
+            if atk.judge_name is not None and atk.judge_name not in judges_seen:
+                judges_seen.add(atk.judge_name)
+                clf = atk.judge_classifier or {}
+                ep = clf.get("epochs")
+                if isinstance(ep, int) and ep < THESIS_BUDGETS["judge.epochs"]:
+                    reduced.append(f"judge at {atk.judge_name}/: classifier.epochs = {ep} "
+                                   f"(thesis: {THESIS_BUDGETS['judge.epochs']})")
+                if clf.get("max_steps") is not None:
+                    reduced.append(f"judge at {atk.judge_name}/: classifier.max_steps = {clf['max_steps']} "
+                                   "(thesis: no cap)")
+    return reduced, other
+
+
+STUDY = STUDIES.register("sootla2018")(Study(
+    name="sootla2018",
+    title="Robustness of (dis)entangled VAEs to latent adversarial attacks: reproduction report",
+    citation=("Reproduces Sootla (2018), *Investigating the robustness of disentangled VAEs to adversarial "
+              "examples* (UCL MSc thesis)."),
+    reference_label="thesis",
+    references=references.REFERENCES,
+    reference_order=references.THESIS_ORDER,
+    reference_source=references.SOURCE,
+    reference_unit=references.UNIT,
+    full_budget_text=("Budgets match the thesis's protocol: 100000 training steps, 1000 attack steps, all test "
+                      "images of every ordered pair, a judge trained for 10 epochs, MNIST."),
+    protocol_check=protocol_differences,
+))
+
+__all__ = ["STUDY", "THESIS_BUDGETS", "protocol_differences", "references"]
