@@ -11,9 +11,11 @@ traceback.
 from __future__ import annotations
 
 import errno
+import functools
 import logging
 import math
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import List, Optional
 
@@ -23,11 +25,30 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="Train, attac
 data_app = typer.Typer(no_args_is_help=True, help="Datasets: fetch and cache.")
 app.add_typer(data_app, name="data")
 
+
+
+class CommandInterrupted(Exception):
+    """Ctrl-C inside a command, carried past typer (which would turn a KeyboardInterrupt into a bare exit code)."""
+
+
+def command(fn: Callable[..., None]) -> Callable[..., None]:
+    """A command body whose interruption reaches :func:`main` with its message (where it stopped, how to resume)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: object, **kwargs: object) -> None:
+        try:
+            fn(*args, **kwargs)
+        except KeyboardInterrupt as e:
+            raise CommandInterrupted(str(e) or "interrupted before anything was finished") from None
+    return wrapper
+
+
 SET_HELP = "Override a setting with a dotted key, e.g. --set train.steps=2000 (repeatable)."
 DEVICE_HELP = "auto (cuda if available), cpu or cuda."
 
 
 @data_app.command("fetch")
+@command
 def data_fetch(
     name: str = typer.Argument("mnist", help="Dataset name (mnist, dsprites)."),
     root: Optional[Path] = typer.Option(None, help="A folder holding the dataset's files."),
@@ -39,6 +60,7 @@ def data_fetch(
 
 
 @app.command()
+@command
 def presets() -> None:
     """List the study presets and their models."""
     from vaerobust.pipelines import presets as pipeline
@@ -48,6 +70,7 @@ def presets() -> None:
 
 
 @app.command()
+@command
 def train(
     out: Path = typer.Option(..., help="Run directory to create (or resume)."),
     preset: Optional[str] = typer.Option(None, help="STUDY/MODEL, e.g. sootla2018/disentangled."),
@@ -65,6 +88,7 @@ def train(
 
 
 @app.command("train-classifier")
+@command
 def train_classifier(
     out: Path = typer.Option(..., help="Run directory of the judge."),
     preset: str = typer.Option("sootla2018", help="Study whose judge settings are used."),
@@ -81,6 +105,7 @@ def train_classifier(
 
 
 @app.command()
+@command
 def attack(
     run: Path = typer.Argument(..., help="A trained VAE run directory."),
     judge: Path = typer.Option(..., help="The judge classifier's run directory."),
@@ -130,6 +155,7 @@ def _num(x: object) -> str:
 
 
 @app.command()
+@command
 def evaluate(
     run: Path = typer.Argument(..., help="A trained VAE run directory."),
     metrics: str = typer.Option("all", help="'all' or a comma list of metric names."),
@@ -157,6 +183,7 @@ def evaluate(
 
 
 @app.command()
+@command
 def report(
     root: Path = typer.Argument(..., help="A folder of run directories (e.g. runs/sootla2018)."),
     out: Path = typer.Option(Path("report"), help="Where report.md, tables and figures go."),
@@ -169,6 +196,7 @@ def report(
 
 
 @app.command()
+@command
 def reproduce(
     study: str = typer.Argument("sootla2018", help="A study preset name or YAML file."),
     out: Optional[Path] = typer.Option(None, help="Output folder (default runs/STUDY or runs/STUDY-quick)."),
@@ -195,15 +223,15 @@ def main() -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
     except UserError as e:
         typer.echo(f"error: {' '.join(str(e).split())}", err=True)
         sys.exit(2)
-    except Interrupted as e:
+    except (CommandInterrupted, Interrupted) as e:
         typer.echo(f"interrupted: {e}", err=True)
         sys.exit(130)
     except (KeyboardInterrupt, typer.Abort):
-        typer.echo("interrupted (nothing in progress was lost: finished outputs are complete files)", err=True)
+        typer.echo("interrupted: files already written are complete; run the same command to resume", err=True)
         sys.exit(130)
     except OSError as e:
         if e.errno in USER_OS_ERRORS and (e.filename or e.strerror):
@@ -216,6 +244,10 @@ def main() -> None:
             e.show()
             sys.exit(e.exit_code)
         raise
+    if isinstance(code, int) and code:  # typer returns the code of an interruption outside a command (130)
+        if code == 130:
+            typer.echo("interrupted", err=True)
+        sys.exit(code)
 
 
 if __name__ == "__main__":

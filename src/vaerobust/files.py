@@ -10,7 +10,7 @@
 - :func:`folder_lock` holds an exclusive ``flock`` on ``<folder>/.lock`` while a process writes
   the folder; a second writer gets a one-line error naming the holder (pid, host, command,
   start time). The kernel drops the lock when the holder dies, so a killed run never leaves a
-  stale lock behind.
+  stale lock behind; the next holder removes the temporary files a killed writer left.
 - JSON is written strictly (NaN and infinities become ``null``), and JSON-lines files are
   rewritten whole through the atomic writer, so no reader ever meets a torn last line.
 
@@ -52,6 +52,19 @@ def os_error(path: Path | str, exc: OSError, doing: str = "write") -> RunDirErro
     """A one-line RunDirError for an OSError met while writing ``path``."""
     reason = _REASONS.get(exc.errno or -1) or exc.strerror or exc.__class__.__name__
     return RunDirError(f"cannot {doing} {path}: {reason}; files already there are unchanged")
+
+
+def check_folder_path(path: Path | str) -> Path:
+    """A one-line RunDirError now if ``path`` (or a folder above it) is a file; creates nothing."""
+    path = Path(path)
+    for q in (path, *path.parents):
+        if q.exists():
+            if not q.is_dir():
+                where = "" if q == path else f" ({q} is a file)"
+                raise RunDirError(f"{path} cannot be an output folder{where}: expected a folder, or a path that "
+                                  "does not exist yet")
+            break
+    return path
 
 
 def ensure_folder(path: Path | str) -> Path:
@@ -237,6 +250,8 @@ def folder_lock(folder: Path | str) -> Iterator[Path]:
     except OSError:
         pass  # the holder's description is a courtesy; the flock is what excludes
     _HELD[key] = [fd, 1]
+    for stale in folder.glob(".*.tmp"):  # a killed writer's temporary files: nobody else writes here now
+        _unlink_quietly(stale)
     try:
         yield folder
     finally:
@@ -245,5 +260,5 @@ def folder_lock(folder: Path | str) -> Iterator[Path]:
         os.close(fd)
 
 
-__all__ = ["LOCK_NAME", "append_jsonl", "atomic_write", "dumps_json", "ensure_folder", "folder_lock", "jsonable",
+__all__ = ["LOCK_NAME", "append_jsonl", "atomic_write", "check_folder_path", "dumps_json", "ensure_folder", "folder_lock", "jsonable",
            "os_error", "read_json", "read_jsonl", "write_bytes", "write_json", "write_jsonl", "write_text"]

@@ -142,6 +142,7 @@ def ensure_same_settings(saved: Path | str, requested: Any, what: str, ignore: t
     Nothing is written; the error names the differing keys.
     """
     saved = Path(saved)
+    files.check_folder_path(saved.parent)  # an output "folder" that is a file fails here, before any work
     if not saved.is_file():
         return
     old = _load_saved(saved)
@@ -389,35 +390,32 @@ def _build(folder: Path, desc: dict[str, Any], build: Callable[[dict], nn.Module
         raise RunDirError(f"{folder / 'model.json'} does not describe a buildable network ({e})") from None
 
 
+def _load_network(run_dir: Path | str, kind: str, device: str | torch.device, require_finished: bool,
+                  resume_hint: str) -> Any:
+    from vaerobust.models import build_classifier, build_vae
+
+    run_dir = Path(run_dir)
+    desc = read_model_json(run_dir, kind)
+    if require_finished:
+        what = "VAE training run" if kind == "vae" else "judge training run"
+        require_complete(run_dir, what, f"its training never finished: {resume_hint}")
+    model = _build(run_dir, desc, build_vae if kind == "vae" else build_classifier)
+    load_weights(run_dir / "model.safetensors", model)
+    return model.to(resolve_device(device)).eval()
+
+
 def load_vae(run_dir: Path | str, device: str | torch.device = "cpu", require_finished: bool = False) -> Any:
     """Rebuild a trained VAE from its run folder, in eval mode.
 
     ``require_finished``: refuse a run whose training has not finished (no ``complete.json``).
     """
-    from vaerobust.models import build_vae
-
-    run_dir = Path(run_dir)
-    desc = read_model_json(run_dir, "vae")
-    if require_finished:
-        require_complete(run_dir, "VAE training run",
-                         "its training never finished: run `vaerobust train` on it again to resume it")
-    model = _build(run_dir, desc, build_vae)
-    load_weights(run_dir / "model.safetensors", model)
-    return model.to(resolve_device(device)).eval()
+    return _load_network(run_dir, "vae", device, require_finished, "run `vaerobust train` on it again to resume it")
 
 
 def load_classifier(run_dir: Path | str, device: str | torch.device = "cpu", require_finished: bool = False) -> Any:
     """Rebuild the trained judge from its run folder, in eval mode."""
-    from vaerobust.models import build_classifier
-
-    run_dir = Path(run_dir)
-    desc = read_model_json(run_dir, "classifier")
-    if require_finished:
-        require_complete(run_dir, "judge training run",
-                         "its training never finished: run `vaerobust train-classifier` on it again")
-    model = _build(run_dir, desc, build_classifier)
-    load_weights(run_dir / "model.safetensors", model)
-    return model.to(resolve_device(device)).eval()
+    return _load_network(run_dir, "classifier", device, require_finished,
+                         "run `vaerobust train-classifier` on it again")
 
 
 # --------------------------------------------------------------------------- interruption
@@ -473,6 +471,8 @@ def interruptible(where: Callable[[], str]) -> Iterator[None]:
         previous = None
     try:
         yield
+    except Interrupted:
+        raise  # already says where it stopped
     except KeyboardInterrupt:
         raise Interrupted(where()) from None
     finally:

@@ -12,6 +12,7 @@ checked against the field's type and range. A typo or a bad value gives a one-li
 from vaerobust.config.coerce import (
     apply_overrides,
     diff_keys,
+    flatten,
     from_dict,
     normalized,
     parse_overrides,
@@ -46,6 +47,6 @@ __all__ = [
     "OBJECTIVE_SETTINGS", "AttackConfig", "BetaTCVAEConfig", "BetaVAEConfig", "CapacityConfig", "ClassifierConfig",
     "ConfigError", "DIPVAEConfig", "DataConfig", "ELBOConfig", "FactorVAEConfig", "JointVAEConfig", "JudgeConfig",
     "ModelConfig", "ObjectiveConfig", "RunConfig", "StudyConfig", "SweepConfig", "TrainConfig", "apply_overrides",
-    "diff_keys", "dump_yaml", "from_dict", "load_study", "load_yaml", "normalized", "objective_config",
+    "diff_keys", "dump_yaml", "flatten", "from_dict", "load_study", "load_yaml", "normalized", "objective_config",
     "parse_overrides", "preset_names", "resolve_preset", "to_dict", "upgrade_legacy",
 ]

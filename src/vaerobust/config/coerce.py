@@ -279,6 +279,17 @@ def to_dict(cfg: Any) -> Any:
     return cfg
 
 
+def flatten(d: Any, prefix: str = "") -> dict[str, Any]:
+    """A nested mapping as ``{"train.steps": 100000, ...}`` (dotted keys to leaves)."""
+    if not isinstance(d, Mapping):
+        return {prefix: d}
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}.{k}" if prefix else str(k)
+        out.update(flatten(v, key) if isinstance(v, Mapping) else {key: v})
+    return out
+
+
 def diff_keys(old: Any, new: Any, prefix: str = "") -> list[str]:
     """Dotted keys whose values differ between two nested dicts."""
     if isinstance(old, dict) and isinstance(new, dict):
@@ -411,5 +422,5 @@ def _is_free_dict(cfg: Any, path: list[str]) -> bool:
     return isinstance(node, dict)
 
 
-__all__ = ["Checked", "FieldError", "Range", "apply_overrides", "diff_keys", "field_error", "from_dict",
+__all__ = ["Checked", "FieldError", "Range", "apply_overrides", "diff_keys", "field_error", "flatten", "from_dict",
            "normalized", "parse_overrides", "setting", "to_dict", "upgrade_legacy", "validate"]

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from vaerobust import __version__, files
-from vaerobust.config import OBJECTIVE_SETTINGS
+from vaerobust.config import OBJECTIVE_SETTINGS, flatten
 from vaerobust.report import figures as F
 from vaerobust.report import tables
 from vaerobust.report.collect import AttackRun, VAERun, collect, facts, rel, slug, study_of, summaries_of
@@ -47,22 +47,12 @@ def _short_hash(h: Any) -> str:
     return f"`{h[:12]}…`" if isinstance(h, str) and h else tables.NA
 
 
-def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
-    if not isinstance(d, dict):
-        return {prefix: d}
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        key = f"{prefix}.{k}" if prefix else str(k)
-        out.update(_flat(v, key) if isinstance(v, dict) else {key: v})
-    return out
-
-
 # --------------------------------------------------------------------------- what was run
 
 
 def training_table(runs: Sequence[VAERun], root: Path) -> Table:
     """One column per model: its settings (read from config.yaml) and its last logged numbers."""
-    flat = [_flat(r.config) for r in runs]
+    flat = [flatten(r.config) for r in runs]
 
     def obj(i: int, key: str) -> str:
         name = flat[i].get("objective.name")

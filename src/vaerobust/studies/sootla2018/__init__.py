@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from vaerobust.studies.base import STUDIES, RunFacts, Study
@@ -17,16 +17,6 @@ from vaerobust.studies.sootla2018 import references
 
 #: The thesis's budgets (PROTOCOL §3-6): a smaller one makes a run a reduced reproduction.
 THESIS_BUDGETS = {"train.steps": 100_000, "attack.steps": 1000, "sweep.per_pair": None, "judge.epochs": 10}
-
-
-def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
-    if not isinstance(d, Mapping):
-        return {prefix: d}
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        key = f"{prefix}.{k}" if prefix else str(k)
-        out.update(_flat(v, key) if isinstance(v, Mapping) else {key: v})
-    return out
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -46,7 +36,7 @@ def protocol_differences(runs: Sequence[RunFacts]) -> tuple[list[str], list[str]
     lists every further setting that differs from the ``sootla2018`` preset, for the models
     the preset names.
     """
-    from vaerobust.config import load_study, to_dict, upgrade_legacy
+    from vaerobust.config import RunConfig, flatten, load_study, to_dict, upgrade_legacy
 
     study = load_study("sootla2018")
     reduced: list[str] = []
@@ -54,17 +44,15 @@ def protocol_differences(runs: Sequence[RunFacts]) -> tuple[list[str], list[str]
     judges_seen: set[str] = set()
     for run in runs:
         cfg = run.config
-        steps = _flat(cfg).get("train.steps")
+        steps = flatten(cfg).get("train.steps")
         if isinstance(steps, int) and steps < THESIS_BUDGETS["train.steps"]:
             reduced.append(f"{run.label}: train.steps = {steps} (thesis: {THESIS_BUDGETS['train.steps']})")
-        data_name = _flat(cfg).get("data.name")
+        data_name = flatten(cfg).get("data.name")
         if data_name is not None and data_name != "mnist":
             reduced.append(f"{run.label}: data.name = {data_name} (thesis: mnist)")
         if run.name in study.models:
-            from vaerobust.config import RunConfig
-
-            want = _flat(to_dict(study.run_config(run.name)))
-            have = _flat(upgrade_legacy(RunConfig, {k: v for k, v in cfg.items() if k != "meta"}))
+            want = flatten(to_dict(study.run_config(run.name)))
+            have = flatten(upgrade_legacy(RunConfig, {k: v for k, v in cfg.items() if k != "meta"}))
             skip = {"train.steps", "data.name", "train.log_every", "train.checkpoint_every"}
             for key in sorted(set(want) | set(have)):
                 if key in skip or _same(want.get(key), have.get(key)):
@@ -81,8 +69,8 @@ def protocol_differences(runs: Sequence[RunFacts]) -> tuple[list[str], list[str]
                 reduced.append(f"{atk.label}: sweep.pairs = {sweep['pairs']} (thesis: all 90 ordered pairs)")
             if "classes" in sweep and list(sweep["classes"]) != list(range(10)):
                 reduced.append(f"{atk.label}: sweep.classes = {sweep['classes']} (thesis: 0-9)")
-            want_a = _flat(to_dict(study.attack))
-            have_a = _flat(atk.attack)
+            want_a = flatten(to_dict(study.attack))
+            have_a = flatten(atk.attack)
             for key in sorted(set(want_a) | set(have_a)):
                 if key != "steps" and not _same(want_a.get(key), have_a.get(key)):
                     other.append(f"{atk.label}: attack.{key} = {have_a.get(key, 'absent')} "
