@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
+import typing
 from pathlib import Path
 
 import pytest
@@ -19,6 +22,7 @@ from vaerobust.config import (
     from_dict,
     load_study,
     load_yaml,
+    objective_config,
     parse_overrides,
     preset_names,
     resolve_preset,
@@ -221,3 +225,66 @@ def test_study_model_overrides_into_free_dict() -> None:
     bad = apply_overrides(study, ["models.typo={objective.nme: elbo}"])
     with pytest.raises(ConfigError, match="objective.nme"):
         bad.run_config("typo")
+
+
+# --------------------------------------------------------------------------- every setting, checked
+
+
+def _settings_classes() -> list[type]:
+    import vaerobust.config.schema as schema
+    from vaerobust.config.coerce import Checked
+
+    return [c for c in vars(schema).values()
+            if isinstance(c, type) and issubclass(c, Checked) and dataclasses.is_dataclass(c) and c is not Checked]
+
+
+def _float_fields() -> list[tuple[type, str]]:
+    out = []
+    for cls in _settings_classes():
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            if hints[f.name] in (float, float | None):
+                out.append((cls, f.name))
+    return out
+
+
+@pytest.mark.parametrize("cls, name", _float_fields(), ids=lambda v: v if isinstance(v, str) else v.__name__)
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf], ids=["nan", "inf", "-inf"])
+def test_every_float_setting_must_be_finite(cls: type, name: str, bad: float) -> None:
+    section = cls.SECTION or "x"
+    with pytest.raises(ConfigError, match=rf"{section}\.{name} = (nan|inf|-inf): expected .*finite"):
+        cls(**{name: bad})
+    with pytest.raises(ConfigError, match=rf"^{section}\.{name} = "):  # through YAML text too, naming the key
+        from_dict(cls, {name: str(bad)}, prefix=section)
+
+
+def test_every_objective_has_a_settings_class_and_back() -> None:
+    from vaerobust.config import OBJECTIVE_SETTINGS
+    from vaerobust.objectives import OBJECTIVES
+
+    assert OBJECTIVE_SETTINGS.names() == OBJECTIVES.names()
+    for name in OBJECTIVES.names():
+        cfg = objective_config(name)
+        assert cfg.name == name and type(cfg) is OBJECTIVE_SETTINGS.get(name)
+
+
+def test_switching_objective_starts_from_its_defaults_and_rejects_foreign_keys() -> None:
+    base = apply_overrides(RunConfig(), ["objective.beta=4"])
+    joint = apply_overrides(base, ["objective.name=jointvae", "objective.gamma=7"])
+    assert joint.objective == objective_config("jointvae", gamma=7.0)
+    with pytest.raises(ConfigError, match=r"'objective.beta'; known keys of 'jointvae'"):
+        apply_overrides(base, ["objective.name=jointvae", "objective.beta=2"])
+
+
+def test_a_flat_objective_section_of_version_0_1_0_is_upgraded() -> None:
+    from vaerobust.config import upgrade_legacy
+
+    flat = {"name": "elbo", "beta": 1.0, "gamma": 30.0, "capacity_max": 5.0, "capacity_steps": 100000,
+            "cat_capacity_max": None, "cat_capacity_steps": None, "mi_weight": 1.0, "dim_kl_weight": 1.0,
+            "dataset_size": None, "disc_hidden": 1000, "disc_layers": 6, "disc_lr": 1e-4, "disc_betas": [0.5, 0.9],
+            "lambda_od": 10.0, "lambda_d": 100.0, "dip_type": "i"}
+    data = {"objective": flat, "train": {"steps": 5}}
+    cfg = from_dict(RunConfig, upgrade_legacy(RunConfig, data))
+    assert cfg.objective == objective_config("elbo", beta=1.0) and cfg.train.steps == 5
+    with pytest.raises(ConfigError, match="objective.gamma"):  # user input stays strict
+        from_dict(RunConfig, data)

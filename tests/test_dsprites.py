@@ -259,9 +259,11 @@ def test_train_vae_runs_on_the_lazy_container(
 
     import vaerobust.pipelines.train as training
     from vaerobust.files import read_jsonl
+    from vaerobust.models import VAE, LatentSpec
+    from vaerobust.rundir import is_complete
 
     def build_model(cfg):  # type: ignore[no-untyped-def]
-        vae = training.VAE(training.LatentSpec(cfg.model.gaussian_dims, tuple(cfg.model.categorical)), hidden=cfg.model.hidden)
+        vae = VAE(LatentSpec(cfg.model.gaussian_dims, tuple(cfg.model.categorical)), hidden=cfg.model.hidden)
         vae.encoder = nn.Sequential(nn.AvgPool2d(2), vae.encoder)
         vae.decoder = nn.Sequential(vae.decoder, nn.Upsample(scale_factor=2))
         vae.image_shape = (1, 64, 64)
@@ -274,4 +276,4 @@ def test_train_vae_runs_on_the_lazy_container(
     rows = read_jsonl(out / "metrics.jsonl")
     assert rows and rows[-1]["step"] == 2 and np.isfinite(rows[-1]["loss"])
     assert "data_sha256" in (out / "config.yaml").read_text()
-    assert training.is_complete(out)
+    assert is_complete(out)

@@ -110,8 +110,8 @@ def attack(
     run: Path = typer.Argument(..., help="A trained VAE run directory."),
     judge: Path = typer.Option(..., help="The judge classifier's run directory."),
     out: Optional[Path] = typer.Option(None, help="Output folder (default RUN/attacks/NAME)."),
-    pairs: str = typer.Option("all", help="'all' ordered class pairs, or e.g. '1-7,3-8'."),
-    per_pair: Optional[int] = typer.Option(None, help="Images per pair (default: all test images)."),
+    pairs: Optional[str] = typer.Option(None, help="'all' ordered class pairs, or e.g. '1-7,3-8' (default: the study's)."),
+    per_pair: Optional[int] = typer.Option(None, help="Images per pair (default: the study's; its null = all test images)."),
     preset: str = typer.Option("sootla2018", help="Study whose attack settings are the defaults."),
     attack_name: Optional[str] = typer.Option(None, "--attack", help="latent, output, kl, unsupervised or classifier."),
     sweep_spec: Optional[str] = typer.Option(
@@ -206,15 +206,13 @@ def reproduce(
     progress: bool = typer.Option(True),
 ) -> None:
     """Run a whole study: judge, every VAE, the attack sweeps, the report (finished steps skipped)."""
-    from vaerobust.pipelines.reproduce import reproduce as pipeline
+    from vaerobust.pipelines import reproduce as pipeline
 
-    out = out or Path("runs") / (Path(study).stem + ("-quick" if quick else ""))
-    pipeline(study, out, quick=quick, device=device, overrides=set_, progress=progress, echo=typer.echo)
+    pipeline.run(study, out, quick=quick, overrides=set_, device=device, progress=progress, echo=typer.echo)
 
 
-#: OS errors that are about the user's machine (a path, a disk), not bugs: shown in one line.
-USER_OS_ERRORS = (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT, errno.ENOTDIR, errno.EISDIR,
-                  errno.ENOENT, errno.EEXIST)
+#: OS errors about the user's machine (a full disk, a read-only or forbidden path), not bugs: one line.
+USER_OS_ERRORS = (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT)
 
 
 def main() -> None:

@@ -41,7 +41,8 @@ class TrainingDiverged(UserError, ArithmeticError):
 
 
 class NothingToMeasure(UserError):
-    """A measurement had nothing to measure (e.g. the clean filter kept no source); nothing was saved."""
+    """A measurement cannot give a finite result (an attack that produced NaN, metric sample sizes too
+    small for the metric); nothing was saved as its result."""
 
 
 class Interrupted(KeyboardInterrupt):

@@ -213,8 +213,12 @@ def folder_lock(folder: Path | str) -> Iterator[Path]:
     """Hold an exclusive lock on ``folder`` (created if needed) for the block.
 
     Re-entrant within one process (a reproduction that locks a model folder the training
-    step locks again). A folder locked by another live process is a one-line RunDirError.
+    step locks again). A folder locked by another live process is a one-line RunDirError. If
+    the block fails before anything but the lock is in a folder this call created, the folder
+    is removed again: a failed command leaves no empty run folder behind.
     """
+    folder = Path(folder)
+    created = [p for p in (folder, *folder.parents) if not p.exists()]  # made here; removed if left empty
     folder = ensure_folder(folder)
     key = folder.resolve()
     if key in _HELD:
@@ -252,12 +256,21 @@ def folder_lock(folder: Path | str) -> Iterator[Path]:
     _HELD[key] = [fd, 1]
     for stale in folder.glob(".*.tmp"):  # a killed writer's temporary files: nobody else writes here now
         _unlink_quietly(stale)
+    failed = True
     try:
         yield folder
+        failed = False
     finally:
         del _HELD[key]
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
+        if failed and created and [p.name for p in folder.iterdir()] == [LOCK_NAME]:
+            _unlink_quietly(path)  # the command failed before writing anything: leave no trace
+            for p in created:
+                try:
+                    p.rmdir()
+                except OSError:
+                    break
 
 
 __all__ = ["LOCK_NAME", "append_jsonl", "atomic_write", "check_folder_path", "dumps_json", "ensure_folder", "folder_lock", "jsonable",

@@ -21,8 +21,6 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
-import math
-import signal
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -38,7 +36,7 @@ from torch import nn
 from vaerobust import __version__, files
 from vaerobust.config import diff_keys, dump_yaml, from_dict, normalized, to_dict, upgrade_legacy
 from vaerobust.devices import resolve_device
-from vaerobust.errors import ConfigError, Interrupted, RunDirError, UserError
+from vaerobust.errors import ConfigError, RunDirError, UserError
 from vaerobust.files import folder_lock, read_json, write_json, write_text
 
 C = TypeVar("C")
@@ -47,10 +45,12 @@ COMPLETE = "complete.json"
 CONFIG = "config.yaml"
 
 __all__ = [
-    "COMPLETE", "CONFIG", "AttackSummary", "CurveRecord", "RunDirError", "ensure_same_settings", "folder_lock",
-    "StopRequest", "interruptible", "is_complete", "stop_requests", "load_classifier", "load_train_state", "load_vae", "load_weights",
+    "COMPLETE", "CONFIG", "AttackSummary", "CurveRecord", "RunDirError", "already_done", "claim", "ensure_same_settings",
+    "folder_lock",
+    "is_complete", "load_classifier", "load_train_state", "load_vae", "load_weights",
     "mark_complete", "read_config", "read_curve", "read_meta", "read_model_json", "read_summary",
-    "require_complete", "resolve_device", "save_weights", "torch_save", "write_config",
+    "require_complete", "resolve_device", "save_weights", "torch_save", "write_config", "JudgeEval", "read_judge_eval",
+    "read_saved",
 ]
 
 
@@ -81,6 +81,12 @@ def require_complete(folder: Path | str, what: str, hint: str) -> None:
 def write_config(folder: Path | str, cfg: Any, kind: str, **meta: Any) -> Path:
     """``config.yaml``: the resolved settings and a ``meta`` section (kind, version, ``meta``)."""
     return write_text(Path(folder) / CONFIG, dump_yaml(cfg, {"meta": {"kind": kind, "version": __version__, **meta}}))
+
+
+def read_saved(path: Path | str) -> Any:
+    """A saved YAML or JSON file as plain data ({} if absent); unreadable is a one-line RunDirError."""
+    path = Path(path)
+    return _load_saved(path) if path.is_file() else {}
 
 
 def _load_saved(path: Path) -> Any:
@@ -175,6 +181,27 @@ def ensure_same_settings(saved: Path | str, requested: Any, what: str, ignore: t
                           "use another output folder or delete that one")
 
 
+# --------------------------------------------------------------------------- the recipes' prologue
+
+
+def already_done(out: Path | str, saved: Path | str | tuple[Path, ...], requested: Any, what: str,
+                 ignore: tuple[str, ...] = ("meta",)) -> bool:
+    """Refuse a folder whose saved settings (``saved``: one file or several) differ from ``requested``;
+    True if its outputs are already final (the recipe has nothing to do). Writes nothing."""
+    for f in (saved if isinstance(saved, tuple) else (saved,)):
+        ensure_same_settings(f, requested, what, ignore)
+    return is_complete(out)
+
+
+@contextmanager
+def claim(out: Path | str, saved: Path | str | tuple[Path, ...], requested: Any, what: str,
+          ignore: tuple[str, ...] = ("meta",)) -> Iterator[bool]:
+    """Hold ``out``'s lock for the block and yield whether there is work to do: the settings are
+    checked again under the lock, and a folder another process finished meanwhile yields False."""
+    with folder_lock(out):
+        yield not already_done(out, saved, requested, what, ignore)
+
+
 # --------------------------------------------------------------------------- typed records
 
 
@@ -262,6 +289,27 @@ def read_summary(path: Path | str) -> AttackSummary:
 
 
 @dataclass(frozen=True)
+class JudgeEval:
+    """``eval.json`` of a judge run: its accuracy on the test split and its training steps."""
+
+    test_accuracy: float
+    n_test: int | None = None
+    steps: int | None = None
+
+
+def read_judge_eval(folder: Path | str) -> JudgeEval:
+    """A judge run's ``eval.json``; missing or malformed is a one-line RunDirError."""
+    path = Path(folder) / "eval.json"
+    data = read_json(path)
+    if not isinstance(data, dict) or not isinstance(data.get("test_accuracy"), (int, float)):
+        raise RunDirError(f"{path} is corrupt: expected the test_accuracy of a judge run")
+    return JudgeEval(float(data["test_accuracy"]), data.get("n_test"), data.get("steps"))
+
+
+CURVE_POINT_KEYS = ("value", "n_attacked", "l2", "linf", "out_dist", "latent_dist", "dd_x", "dd_y", "dd_y_latent")
+
+
+@dataclass(frozen=True)
 class CurveRecord:
     """``curve.json`` of a strength sweep: one point per grid value and the curve's areas.
 
@@ -296,6 +344,13 @@ class CurveRecord:
             raise RunDirError(f"{path} is corrupt: expected the curve of a strength sweep (key, values, points)")
         if not isinstance(data["points"], list) or not all(isinstance(p, dict) for p in data["points"]):
             raise RunDirError(f"{path} is corrupt: points is not a list of objects")
+        for i, p in enumerate(data["points"]):
+            missing = [k for k in CURVE_POINT_KEYS if k not in p]
+            missing += [f"{w}.mean" for w in ("ignore", "target") if not isinstance(p.get(w), dict) or "mean" not in p[w]]
+            if missing:
+                raise RunDirError(f"{path} is corrupt: point {i} lacks {', '.join(missing)}")
+        if not isinstance(data.get("attack", {}), dict) or "name" not in data.get("attack", {}):
+            raise RunDirError(f"{path} is corrupt: it lacks attack.name")
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names and v is not None})
 
@@ -348,10 +403,16 @@ def torch_save(path: Path | str, obj: Any) -> None:
 def load_train_state(path: Path | str, required: tuple[str, ...] = ()) -> dict[str, Any]:
     """A training checkpoint (``weights_only`` loading); missing keys are a one-line RunDirError."""
     path = Path(path)
+    import pickle
+    import zipfile
+
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise RunDirError(f"{path} is corrupt ({e.__class__.__name__}): delete it to start over") from None
+    except (RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, EOFError, ValueError) as e:
+        raise RunDirError(f"{path} is corrupt or not a checkpoint ({e.__class__.__name__}): delete it to start "
+                          "over") from None
+    except OSError as exc:
+        raise files.os_error(path, exc, "read") from None
     if not isinstance(state, dict):
         raise RunDirError(f"{path} is corrupt: expected a checkpoint dictionary; delete it to start over")
     missing = [k for k in required if k not in state]
@@ -416,69 +477,3 @@ def load_classifier(run_dir: Path | str, device: str | torch.device = "cpu", req
     """Rebuild the trained judge from its run folder, in eval mode."""
     return _load_network(run_dir, "classifier", device, require_finished,
                          "run `vaerobust train-classifier` on it again")
-
-
-# --------------------------------------------------------------------------- interruption
-
-
-class StopRequest:
-    """Set by the first Ctrl-C or SIGTERM inside :func:`stop_requests`: stop at the next safe point."""
-
-    def __init__(self) -> None:
-        self.requested = False
-
-
-@contextmanager
-def stop_requests() -> Iterator[StopRequest]:
-    """Within the block, a first Ctrl-C or SIGTERM only sets ``.requested`` (the loop checkpoints at
-    the end of its step and stops); a second one interrupts at once (KeyboardInterrupt).
-
-    Outside the main thread, signals cannot be caught: ``.requested`` stays False and Ctrl-C
-    raises KeyboardInterrupt as usual.
-    """
-    req = StopRequest()
-
-    def handler(signum: int, frame: Any) -> None:
-        if req.requested:
-            raise KeyboardInterrupt
-        req.requested = True
-
-    previous: dict[int, Any] = {}
-    try:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            previous[sig] = signal.signal(sig, handler)
-    except ValueError:  # not the main thread
-        pass
-    try:
-        yield req
-    finally:
-        for sig, h in previous.items():
-            signal.signal(sig, h)
-
-
-@contextmanager
-def interruptible(where: Callable[[], str]) -> Iterator[None]:
-    """Turn Ctrl-C or SIGTERM inside the block into :class:`~vaerobust.errors.Interrupted`.
-
-    ``where()`` says where the work stopped and how to resume it (the last checkpoint, the
-    batches saved). SIGTERM is handled like Ctrl-C while the block runs (in the main thread).
-    """
-    previous = None
-    try:
-        if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:  # leave a handler someone installed alone
-            previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
-    except ValueError:  # not the main thread: leave SIGTERM alone
-        previous = None
-    try:
-        yield
-    except Interrupted:
-        raise  # already says where it stopped
-    except KeyboardInterrupt:
-        raise Interrupted(where()) from None
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
-
-
-def finite(x: float) -> bool:
-    return isinstance(x, (int, float)) and math.isfinite(x)

@@ -17,6 +17,7 @@ from torch import Tensor, nn
 
 from vaerobust.config import AttackConfig
 from vaerobust.errors import ConfigError, InputError
+from vaerobust.models.checks import check_images
 from vaerobust.models.latents import Posterior
 from vaerobust.models.layout import channels_last
 from vaerobust.registry import Registry
@@ -98,15 +99,10 @@ class Attack:
         ``noise_std``) if given, else drawn from ``generator`` (CPU) for the whole batch."""
         expected = tuple(getattr(self.model, "image_shape", x_src.shape[1:]))
         for name, x in (("source", x_src), ("target", x_tgt)):
-            if not isinstance(x, Tensor) or x.dim() != 4 or tuple(x.shape[1:]) != expected:
-                raise InputError(f"{name} images of shape {tuple(getattr(x, 'shape', ()))}: expected "
-                                 f"[B, {', '.join(map(str, expected))}] for this model")
-            if x.shape[0] == 0:
-                raise InputError(f"{name} images: an empty batch, expected at least one image")
-            if not x.is_floating_point():
-                raise InputError(f"{name} images of dtype {x.dtype}: expected floating point pixels in [0, 1]")
-            if not bool(torch.isfinite(x).all()) or x.min() < 0 or x.max() > 1:
-                raise InputError(f"{name} images must be finite with pixels in [0, 1]")
+            if not isinstance(x, Tensor):
+                raise InputError(f"{name} images of type {type(x).__name__}: expected a tensor [B, "
+                                 f"{', '.join(map(str, expected))}]")
+            check_images(x, expected, f"{name} images for this model", batch="B")
         if x_src.shape != x_tgt.shape:
             raise InputError(f"source {tuple(x_src.shape)} and target {tuple(x_tgt.shape)} shapes differ")
         if noise is None:

@@ -29,6 +29,8 @@ def parse_pairs(spec: str, classes: tuple[int, ...]) -> list[tuple[int, int]]:
                               "'1-7,3-8'") from None
         if s == t or s not in classes or t not in classes:
             raise ConfigError(f"pair {item.strip()!r}: expected two different classes out of {list(classes)}")
+        if (s, t) in out:
+            raise ConfigError(f"pair {item.strip()!r} is listed twice in {spec!r}: each ordered pair once")
         out.append((s, t))
     return out
 

@@ -169,10 +169,6 @@ def validate(obj: Any) -> None:
 # --------------------------------------------------------------------------- dict <-> dataclass
 
 
-def _type_name(tp: Any) -> str:
-    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
-
-
 def variant_of(tp: Any, value: Mapping[str, Any], key: str) -> type:
     """The variant of tagged union ``tp`` that ``value['name']`` selects."""
     name = value.get("name", tp.DEFAULT)

@@ -17,7 +17,7 @@ from vaerobust.config.coerce import apply_overrides, from_dict, to_dict
 from vaerobust.config.schema import RunConfig, StudyConfig
 from vaerobust.errors import ConfigError
 
-STUDIES_PACKAGE = "vaerobust.studies"
+STUDIES_FOLDER = "studies"  # vaerobust/studies/<name>/preset.yaml (read as package data, not imported)
 PRESET_FILE = "preset.yaml"
 
 
@@ -47,7 +47,7 @@ def dump_yaml(cfg: Any, extra: Mapping[str, Any] | None = None) -> str:
 
 
 def _preset_files() -> dict[str, Any]:
-    root = resources.files(STUDIES_PACKAGE)
+    root = resources.files("vaerobust") / STUDIES_FOLDER
     return {p.name: p / PRESET_FILE for p in root.iterdir() if p.is_dir() and (p / PRESET_FILE).is_file()}
 
 
@@ -56,16 +56,18 @@ def preset_names() -> list[str]:
     return sorted(_preset_files())
 
 
-def load_study(name_or_path: str) -> StudyConfig:
-    """A study preset by name (``sootla2018``) or a YAML file path."""
+def load_study(name_or_path: str, quick: bool = False) -> StudyConfig:
+    """A study preset by name (``sootla2018``) or a YAML file path; ``quick``: with its ``--quick`` budgets."""
     p = Path(name_or_path)
     if p.suffix in (".yaml", ".yml") or p.is_file():
-        return from_dict(StudyConfig, load_yaml(p))
-    files = _preset_files()
-    if name_or_path not in files:
-        raise ConfigError(f"unknown preset {name_or_path!r}; expected one of: {', '.join(sorted(files))} "
-                          "(or a study YAML file)")
-    return from_dict(StudyConfig, yaml.safe_load(files[name_or_path].read_text()) or {})
+        study = from_dict(StudyConfig, load_yaml(p))
+    else:
+        files = _preset_files()
+        if name_or_path not in files:
+            raise ConfigError(f"unknown preset {name_or_path!r}; expected one of: {', '.join(sorted(files))} "
+                              "(or a study YAML file)")
+        study = from_dict(StudyConfig, yaml.safe_load(files[name_or_path].read_text()) or {})
+    return apply_overrides(study, study.quick) if quick else study
 
 
 def resolve_preset(spec: str, quick: bool = False) -> RunConfig:
@@ -73,10 +75,7 @@ def resolve_preset(spec: str, quick: bool = False) -> RunConfig:
     if "/" not in spec:
         raise ConfigError(f"preset {spec!r}: expected STUDY/MODEL, e.g. sootla2018/disentangled")
     study_name, model = spec.split("/", 1)
-    study = load_study(study_name)
-    if quick:
-        study = apply_overrides(study, study.quick)
-    return study.run_config(model)
+    return load_study(study_name, quick=quick).run_config(model)
 
 
 __all__ = ["dump_yaml", "load_study", "load_yaml", "preset_names", "resolve_preset"]

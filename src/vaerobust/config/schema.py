@@ -14,6 +14,7 @@ an unknown key.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -68,7 +69,7 @@ class ObjectiveConfig(Checked):
     VARIANTS: ClassVar[Registry] = OBJECTIVE_SETTINGS
     DEFAULT: ClassVar[str] = "elbo"
     VARIANT: ClassVar[bool] = True
-    #: the flat objective section of vaerobust 0.1.0 had all of these; a saved one keeps its objective's
+    #: vaerobust 0.1.0's flat objective section had all of these; a saved one keeps only its objective's
     LEGACY_KEYS: ClassVar[frozenset[str]] = frozenset({
         "beta", "gamma", "capacity_max", "capacity_steps", "cat_capacity_max", "cat_capacity_steps", "mi_weight",
         "dim_kl_weight", "dataset_size", "disc_hidden", "disc_layers", "disc_lr", "disc_betas", "lambda_od",
@@ -251,7 +252,7 @@ class AttackConfig(Checked):
     steps: int = setting(1000, ge=0)  # 0: the projected noisy start (a sweep needs >= 1)
     lr: float = setting(1e-3, gt=0)  # Adam's learning rate, or the signed step's size
     noise_std: float = setting(0.2, ge=0)  # initial Gaussian noise added to the source
-    l2_eps: float | None = setting(None, gt=0, expected="a number > 0 (null: no L2 budget)")  # L2 radius
+    l2_eps: float | None = setting(None, gt=0, expected="a finite number > 0 (null: no L2 budget)")  # L2 radius
     optimizer: str = setting("adam", choices=("adam", "sign"))  # "sign": PGD-style x -= lr * sign(grad)
     restarts: int = setting(1, ge=1)  # runs from fresh start noise; per example the lowest final loss is kept
     samples: int = setting(1, ge=1)  # posterior draws the loss is averaged over; 1 = the deterministic code
@@ -273,15 +274,21 @@ class SweepConfig(Checked):
     """Which (source, target) pairs are attacked and how they are batched (PROTOCOL §6)."""
 
     SECTION: ClassVar[str] = "sweep"
-    classes: tuple[int, ...] = setting((0, 1, 2, 3, 4, 5, 6, 7, 8, 9), ge=0, expected="class labels >= 0")
+    classes: tuple[int, ...] | None = setting(None, ge=0, expected="class labels >= 0 (null: every class of the data)")
     pairs: str = "all"  # "all" ordered pairs of ``classes``, or a list such as "1-7,3-8"
     per_pair: int | None = setting(None, ge=1, expected="an integer >= 1 (null: all test images)")
     seed: int = setting(0, ge=0)  # shuffles the test images of each class before pairing
     batch_size: int = setting(1024, ge=1)  # pairs attacked together
 
     def check(self) -> None:
-        if not len(set(self.classes)) == len(self.classes) >= 2:
+        if self.classes is not None and not len(set(self.classes)) == len(self.classes) >= 2:
             self.fail("classes", "at least two distinct classes")
+
+    def resolved(self, n_classes: int) -> SweepConfig:
+        """These settings with ``classes`` made explicit (null: 0 .. n_classes - 1), as they are saved."""
+        if self.classes is not None:
+            return self
+        return dataclasses.replace(self, classes=tuple(range(n_classes)))
 
 
 # --------------------------------------------------------------------------- studies

@@ -41,10 +41,6 @@ class DatasetInfo:
     fixed_size: int | None = None
     class_names: tuple[str, ...] | None = None
 
-    def image_shape(self, image_size: int) -> tuple[int, int, int]:
-        size = self.fixed_size or image_size
-        return (self.channels, size, size)
-
 
 DATASETS: Registry[DatasetInfo] = Registry("dataset")
 

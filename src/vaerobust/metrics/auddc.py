@@ -234,9 +234,11 @@ def summarise_curve(key: str, points: list[dict]) -> dict:
     """Areas of one sweep's points: AUDDC (pixel and latent) and AS-versus-value areas.
 
     Each point holds ``value``, ``dd_x``, ``dd_y``, ``dd_y_latent`` and ``ignore`` / ``target``
-    ``{"mean": ...}``; a missing (None) number counts as not measured.
+    ``{"mean": ...}``; a missing (None) number counts as not measured. The AS areas are over
+    log10(value) for the keys swept on log grids (``LOG_KEYS``) when every value is > 0, else
+    over the value itself (a linear grid that starts at 0).
     """
-    log_x = key in LOG_KEYS
+    log_x = key in LOG_KEYS and all(p["value"] > 0 for p in points)
     x = [_num(p.get("dd_x")) for p in points]
     any_x = any(map(math.isfinite, x))
     out: dict = {

@@ -12,7 +12,7 @@ from vaerobust.errors import InputError
 SPOT_CHECK = 256  # images of a lazy container whose values are checked
 
 
-def check_images(x: Any, shape: tuple[int, ...], what: str = "images") -> None:
+def check_images(x: Any, shape: tuple[int, ...], what: str = "images", batch: str = "N") -> None:
     """Images [N, *shape], floating point, finite, pixels in [0, 1], N >= 1; else one-line InputError.
 
     A lazy container (anything that is not a tensor but has ``shape`` and indexing, e.g.
@@ -21,7 +21,7 @@ def check_images(x: Any, shape: tuple[int, ...], what: str = "images") -> None:
     """
     got = tuple(getattr(x, "shape", ()))
     if len(got) != 4 or tuple(got[1:]) != tuple(shape):
-        raise InputError(f"{what}: images of shape {got}, expected [N, {', '.join(map(str, shape))}]")
+        raise InputError(f"{what}: images of shape {got}, expected [{batch}, {', '.join(map(str, shape))}]")
     if got[0] == 0:
         raise InputError(f"{what}: an empty batch (0 images), expected at least one image")
     if not isinstance(x, Tensor):
@@ -30,9 +30,9 @@ def check_images(x: Any, shape: tuple[int, ...], what: str = "images") -> None:
         raise InputError(f"{what}: images of dtype {x.dtype}, expected floating point pixels in [0, 1] "
                          "(divide uint8 images by 255)")
     if bool(torch.isnan(x).any()):
-        raise InputError(f"{what}: images contain NaN")
+        raise InputError(f"{what}: images contain NaN, expected finite pixels in [0, 1]")
     if not bool(torch.isfinite(x).all()):
-        raise InputError(f"{what}: images contain infinite values")
+        raise InputError(f"{what}: images contain infinite values, expected finite pixels in [0, 1]")
     lo, hi = float(x.min()), float(x.max())
     if lo < 0 or hi > 1:
         raise InputError(f"{what}: pixel values in [{lo:.3g}, {hi:.3g}], expected [0, 1]")

@@ -12,6 +12,6 @@ class BetaVAE(ELBO):
 
     L(x) = -E_q(z|x)[log p(x|z)] + beta * KL(q(z|x) || p(z)): the ELBO's maths with the KL
     up-weighted, which pressures the posterior towards the factorised prior. ``beta`` comes from
-    ``ObjectiveConfig.beta`` (the dSprites preset uses Higgins et al.'s beta = 4). Terms:
+    ``BetaVAEConfig.beta`` (the dSprites preset uses Higgins et al.'s beta = 4). Terms:
     ``recon``, ``kl_gauss``, ``kl_cat`` (batch means, nats).
     """

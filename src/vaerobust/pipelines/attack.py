@@ -48,19 +48,18 @@ from vaerobust.config import (
     parse_overrides,
     to_dict,
 )
-from vaerobust.data import fingerprint, load_dataset
+from vaerobust.data import dataset_info, fingerprint, load_dataset
 from vaerobust.devices import resolve_device
 from vaerobust.errors import ConfigError, NothingToMeasure, RunDirError
+from vaerobust.interrupts import interruptible
 from vaerobust.metrics.auddc import DISTANCE_COLUMNS
 from vaerobust.metrics.robustness import success_table
 from vaerobust.models.encoding import features, predict, reconstruct
 from vaerobust.progress import progress_bar
 from vaerobust.rundir import (
     AttackSummary,
-    ensure_same_settings,
-    folder_lock,
-    interruptible,
-    is_complete,
+    already_done,
+    claim,
     load_classifier,
     load_vae,
     mark_complete,
@@ -101,10 +100,10 @@ def attack_sweep(
     """Attack every kept (source, target) pair of the test split (module docstring); returns ``out``."""
     out, vae_dir, judge_dir = Path(out), Path(vae_dir), Path(judge_dir)
     data = data or run_config_of(vae_dir).data
+    sweep = sweep.resolved(dataset_info(data).classes)
     requested = {"attack": attack, "sweep": sweep, "data": data}
-    for saved_file in (out / "summary.json", out / "partial" / "settings.json"):
-        ensure_same_settings(saved_file, requested, "attack sweep")
-    if is_complete(out):
+    saved = (out / "summary.json", out / "partial" / "settings.json")
+    if already_done(out, saved, requested, "attack sweep"):
         return out
     attack.check_sweepable()
     parse_pairs(sweep.pairs, tuple(sweep.classes))
@@ -112,14 +111,14 @@ def attack_sweep(
     vae = load_vae(vae_dir, dev, require_finished=True)
     judge = load_classifier(judge_dir, dev, require_finished=True)
     check_judge_fits(vae, judge, judge_dir, vae_dir, sweep.classes)
-    with folder_lock(out):
-        if is_complete(out):
-            return out
-        return _sweep(vae, judge, vae_dir, judge_dir, out, attack, sweep, data, dev, progress)
+    with claim(out, saved, requested, "attack sweep") as todo:
+        if todo:
+            _sweep(vae, judge, vae_dir, judge_dir, out, attack, sweep, data, dev, progress)
+    return out
 
 
 def _sweep(vae: Any, judge: Any, vae_dir: Path, judge_dir: Path, out: Path, attack: AttackConfig,
-           sweep: SweepConfig, data: DataConfig, dev: torch.device, progress: bool) -> Path:
+           sweep: SweepConfig, data: DataConfig, dev: torch.device, progress: bool) -> None:
     x, y = load_dataset(data, "test")
     data_hash = fingerprint(x, y)
     x = x.to(dev)
@@ -191,7 +190,6 @@ def _sweep(vae: Any, judge: Any, vae_dir: Path, judge_dir: Path, out: Path, atta
     files.write_json(out / "summary.json", summary.to_json())
     mark_complete(out)
     shutil.rmtree(part, ignore_errors=True)
-    return out
 
 
 def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
@@ -261,11 +259,11 @@ def _read_batch(path: Path, rows: np.ndarray) -> dict[str, np.ndarray] | None:
     return res
 
 
-def resolve_attack(preset: str, pairs: str = "all", per_pair: int | None = None, attack_name: str | None = None,
+def resolve_attack(preset: str, pairs: str | None = None, per_pair: int | None = None, attack_name: str | None = None,
                    overrides: Sequence[str] = ()) -> tuple[AttackConfig, SweepConfig]:
-    """The settings of ``vaerobust attack``: the study's attack and sweep, then the options."""
+    """The settings of ``vaerobust attack``: the study's attack and sweep, then the options given (None: the study's)."""
     study = load_study(preset)
-    sweep = apply_overrides(study.sweep, {"pairs": pairs, "per_pair": per_pair})
+    sweep = apply_overrides(study.sweep, {k: v for k, v in (("pairs", pairs), ("per_pair", per_pair)) if v is not None})
     ov = parse_overrides(overrides)
     bad = [k for k in ov if k.split(".")[0] not in ("attack", "sweep")]
     if bad:
@@ -277,7 +275,7 @@ def resolve_attack(preset: str, pairs: str = "all", per_pair: int | None = None,
     return acfg, sweep
 
 
-def run(vae_dir: Path, judge_dir: Path, out: Path | None = None, preset: str = "sootla2018", pairs: str = "all",
+def run(vae_dir: Path, judge_dir: Path, out: Path | None = None, preset: str = "sootla2018", pairs: str | None = None,
         per_pair: int | None = None, attack_name: str | None = None, overrides: Sequence[str] = (),
         device: str = "auto", progress: bool = True) -> tuple[Path, AttackSummary]:
     """The ``vaerobust attack`` command (without ``--sweep``): returns the folder and its summary."""

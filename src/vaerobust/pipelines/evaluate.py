@@ -26,7 +26,7 @@ import torch
 from vaerobust import __version__, files
 from vaerobust.data import has_factor_grid, load_dataset, load_factor_grid
 from vaerobust.devices import resolve_device
-from vaerobust.errors import ConfigError
+from vaerobust.errors import ConfigError, NothingToMeasure
 from vaerobust.metrics.disentanglement import DISENTANGLEMENT, GridSampler, evaluate_all
 from vaerobust.metrics.disentanglement.codes import active_dims, categorical_agreement
 from vaerobust.models.divergences import kl_gaussian_per_dim
@@ -103,7 +103,13 @@ def evaluate_run(
     if factor_names and has_factor_grid(data_cfg):
         grid = load_factor_grid(data_cfg)
         codes = GridCodes(vae, grid, dev)
-        result["metrics"].update(grid_metrics(vae, grid, factor_names, dev, seed, sizes, options, codes))
+        try:
+            result["metrics"].update(grid_metrics(vae, grid, factor_names, dev, seed, sizes, options, codes))
+        except ValueError as e:
+            if not sizes:
+                raise  # at the published sizes a failure is a bug, not a user's choice
+            raise NothingToMeasure(f"factor metrics at sizes {dict(sizes)}: {e}; use larger --num-train / --num-test") \
+                from None
         result["factor_metrics"] = {"seed": seed, "sizes": dict(sizes or {}), "grid_images_encoded": codes.n_encoded,
                                     "code": "Posterior.mode(): Gaussian means and argmax one-hots"}
         names = [n for n in names if n not in factor_names]

@@ -16,6 +16,7 @@ output is complete, so an interrupted reproduction continues where it stopped.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
@@ -37,18 +38,18 @@ from vaerobust.pipelines.attack import attack_sweep
 from vaerobust.pipelines.evaluate import evaluate_run
 from vaerobust.pipelines.train import build_model, train_vae
 from vaerobust.pipelines.train_classifier import train_classifier
-from vaerobust.rundir import ensure_same_settings, folder_lock, is_complete, read_config, read_summary
+from vaerobust.rundir import ensure_same_settings, folder_lock, is_complete, read_config, read_judge_eval, read_summary
 
 
 def resolve_study(study: str | StudyConfig, quick: bool = False, overrides: Sequence[str] | Mapping = ()) -> StudyConfig:
     """A study preset or file with ``--quick`` budgets and overrides applied, checked (:func:`validate_study`)."""
-    cfg = load_study(study) if isinstance(study, str) else study
-    if quick:
+    cfg = load_study(study, quick=quick) if isinstance(study, str) else study
+    if quick and not isinstance(study, str):
         cfg = apply_overrides(cfg, cfg.quick)
     if overrides:
         cfg = apply_overrides(cfg, overrides)
     validate_study(cfg)
-    return cfg
+    return dataclasses.replace(cfg, sweep=cfg.sweep.resolved(dataset_info(cfg.judge.data).classes))
 
 
 def validate_study(cfg: StudyConfig) -> None:
@@ -72,16 +73,13 @@ def validate_study(cfg: StudyConfig) -> None:
                 "(train its models with `vaerobust train --preset STUDY/MODEL` and measure them with `vaerobust evaluate`)"
             )
     ATTACKS.get(cfg.attack.name)
-    try:
-        cfg.attack.check_sweepable()
-    except ConfigError as e:
-        raise ConfigError(str(e).replace("attack.", "attack.", 1)) from None
-    bad = [c for c in cfg.sweep.classes if not 0 <= c < info.classes]
+    cfg.attack.check_sweepable()
+    classes = cfg.sweep.resolved(info.classes).classes or ()
+    bad = [c for c in classes if not 0 <= c < info.classes]
     if bad:
-        raise ConfigError(f"sweep.classes {list(cfg.sweep.classes)}: {jd.name} has classes 0..{info.classes - 1}, "
-                          f"got {bad}")
+        raise ConfigError(f"sweep.classes {list(classes)}: {jd.name} has classes 0..{info.classes - 1}, got {bad}")
     try:
-        parse_pairs(cfg.sweep.pairs, tuple(cfg.sweep.classes))
+        parse_pairs(cfg.sweep.pairs, tuple(classes))
     except ConfigError as e:
         raise ConfigError(f"sweep.pairs: {e}") from None
 
@@ -164,7 +162,7 @@ def plan(cfg: StudyConfig, dev: torch.device, out: Path | None = None) -> tuple[
     total = t_judge
     n_test_per_class = info.split_sizes["test"] / info.classes
     per_pair = n_test_per_class if cfg.sweep.per_pair is None else min(cfg.sweep.per_pair, n_test_per_class)
-    pairs = len(parse_pairs(cfg.sweep.pairs, tuple(cfg.sweep.classes)))
+    pairs = len(parse_pairs(cfg.sweep.pairs, tuple(cfg.sweep.resolved(info.classes).classes or ())))
     for name in cfg.models:
         rc = cfg.run_config(name)
         trained, attacked = done("models", name), done("models", name, "attacks", cfg.attack.name)
@@ -212,8 +210,7 @@ def reproduce(
         if not is_complete(judge_dir):
             echo("training the judge classifier ...")
         train_classifier(cfg.judge, judge_dir, device=device, progress=progress)
-        acc = files.read_json(judge_dir / "eval.json")["test_accuracy"]
-        echo(f"judge test accuracy: {acc:.2%}")
+        echo(f"judge test accuracy: {read_judge_eval(judge_dir).test_accuracy:.2%}")
         for name in cfg.models:
             run = out / "models" / name
             if not is_complete(run):
@@ -241,6 +238,13 @@ def reproduce(
     return out
 
 
+def run(study: str, out: Path | None = None, quick: bool = False, overrides: Sequence[str] = (), device: str = "auto",
+        progress: bool = True, echo: Callable[[str], None] = print) -> Path:
+    """The ``vaerobust reproduce`` command (default ``--out``: runs/STUDY or runs/STUDY-quick)."""
+    out = out or Path("runs") / (Path(study).stem + ("-quick" if quick else ""))
+    return reproduce(study, out, quick=quick, device=device, overrides=overrides, progress=progress, echo=echo)
+
+
 def _ci(o: Mapping) -> str:
     """"30.1% [28.0%, 32.2%]", or n/a where no pair had a kept source."""
     if not isinstance(o.get("mean"), (int, float)):
@@ -260,4 +264,4 @@ def load_study_dir(out: str | Path) -> StudyConfig:
     return read_config(Path(out) / "study.yaml", StudyConfig)
 
 
-__all__ = ["load_study_dir", "plan", "reproduce", "resolve_study", "validate_study"]
+__all__ = ["load_study_dir", "plan", "reproduce", "resolve_study", "run", "validate_study"]

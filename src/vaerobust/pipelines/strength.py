@@ -25,14 +25,14 @@ import pandas as pd
 from vaerobust import __version__, files
 from vaerobust.attacks import ATTACKS
 from vaerobust.config import AttackConfig, DataConfig, SweepConfig, apply_overrides, to_dict
+from vaerobust.data import dataset_info
 from vaerobust.errors import ConfigError
 from vaerobust.metrics.auddc import LOG_KEYS, SWEEP_KEYS, point_from_means, summarise_curve
-from vaerobust.pipelines.attack import attack_sweep, resolve_attack
+from vaerobust.pipelines.attack import attack_sweep, resolve_attack, run_config_of
 from vaerobust.rundir import (
     CurveRecord,
-    ensure_same_settings,
-    folder_lock,
-    is_complete,
+    already_done,
+    claim,
     mark_complete,
     read_curve,
     read_summary,
@@ -106,51 +106,59 @@ def strength_sweep(
     if not values:
         raise ConfigError("strength_sweep: no grid values")
     ATTACKS.get(attack.name)  # an unknown attack fails here, before anything is written
+    data = data or run_config_of(Path(vae_dir)).data
+    sweep = sweep.resolved(dataset_info(data).classes)
     values = sorted(float(v) for v in values)
     points_cfg = [apply_overrides(attack, {key: int(v) if key == "steps" else v}) for v in values]  # range checks
     for acfg in points_cfg:
         acfg.check_sweepable()
     settings = {"attack": attack, "sweep": sweep, "key": key, "values": values}
-    ensure_same_settings(out / "curve_settings.json", settings, "strength sweep")
-    if is_complete(out):
+    if already_done(out, out / "curve_settings.json", settings, "strength sweep"):
         return out
-    with folder_lock(out):
-        files.write_json(out / "curve_settings.json", {"attack": to_dict(attack), "sweep": to_dict(sweep), "key": key,
-                                                       "values": values})
-        points = []
-        for i, (v, acfg) in enumerate(zip(values, points_cfg)):
-            pdir = out / "points" / point_name(key, v)
-            if echo:
-                echo(f"[{i + 1}/{len(values)}] {attack.name} attack, {point_name(key, v)} -> {pdir}")
-            attack_sweep(vae_dir, judge_dir, pdir, acfg, sweep, device=device, progress=progress, data=data)
-            summary = read_summary(pdir)
-            point = {"value": v, "directory": str(pdir.relative_to(out)), "n_attacked": summary.n_attacked,
-                     "seconds": summary.seconds, **point_from_means(summary.distances)}
-            for which in ("ignore", "target"):
-                o = summary.overall(which)
-                point[which] = {"mean": o["mean"], "ci_low": o["ci_low"], "ci_high": o["ci_high"]}
-            points.append(point)
-        curve = CurveRecord(vae=str(vae_dir), judge=str(judge_dir), attack=to_dict(attack), sweep=to_dict(sweep),
-                            key=key, values=values, version=__version__, points=points,
-                            **summarise_curve(key, points))
-        files.write_json(out / "curve.json", curve.to_json())
-        flat = [{k: v for k, v in p.items() if not isinstance(v, dict)} |
-                {f"as_{w}{s}": p[w][k] for w in ("ignore", "target")
-                 for k, s in (("mean", ""), ("ci_low", "_low"), ("ci_high", "_high"))}
-                for p in points]
-        files.write_text(out / "curve.csv", pd.DataFrame(flat).to_csv(index=False))
-        from vaerobust.report.figures import dd_curves_png, success_curves_png
-
-        label = Path(vae_dir).name
-        record = curve.to_json()
-        dd_curves_png({label: record}, out / "figures" / "dd_curve.png", f"{attack.name} attack: distortion-distortion")
-        success_curves_png({label: record}, out / "figures" / "as_curve.png", f"{attack.name} attack: success vs {key}")
-        mark_complete(out)
+    with claim(out, out / "curve_settings.json", settings, "strength sweep") as todo:
+        if todo:
+            _strength(vae_dir, judge_dir, out, attack, sweep, key, values, points_cfg, device, progress, echo, data)
     return out
 
 
+def _strength(vae_dir: str | Path, judge_dir: str | Path, out: Path, attack: AttackConfig, sweep: SweepConfig, key: str,
+              values: list[float], points_cfg: list[AttackConfig], device: str, progress: bool,
+              echo: Callable[[str], None] | None, data: DataConfig | None) -> None:
+    files.write_json(out / "curve_settings.json", {"attack": to_dict(attack), "sweep": to_dict(sweep), "key": key,
+                                                   "values": values})
+    points = []
+    for i, (v, acfg) in enumerate(zip(values, points_cfg)):
+        pdir = out / "points" / point_name(key, v)
+        if echo:
+            echo(f"[{i + 1}/{len(values)}] {attack.name} attack, {point_name(key, v)} -> {pdir}")
+        attack_sweep(vae_dir, judge_dir, pdir, acfg, sweep, device=device, progress=progress, data=data)
+        summary = read_summary(pdir)
+        point = {"value": v, "directory": str(pdir.relative_to(out)), "n_attacked": summary.n_attacked,
+                 "seconds": summary.seconds, **point_from_means(summary.distances)}
+        for which in ("ignore", "target"):
+            o = summary.overall(which)
+            point[which] = {"mean": o["mean"], "ci_low": o["ci_low"], "ci_high": o["ci_high"]}
+        points.append(point)
+    curve = CurveRecord(vae=str(vae_dir), judge=str(judge_dir), attack=to_dict(attack), sweep=to_dict(sweep),
+                        key=key, values=values, version=__version__, points=points,
+                        **summarise_curve(key, points))
+    files.write_json(out / "curve.json", curve.to_json())
+    flat = [{k: v for k, v in p.items() if not isinstance(v, dict)} |
+            {f"as_{w}{s}": p[w][k] for w in ("ignore", "target")
+             for k, s in (("mean", ""), ("ci_low", "_low"), ("ci_high", "_high"))}
+            for p in points]
+    files.write_text(out / "curve.csv", pd.DataFrame(flat).to_csv(index=False))
+    from vaerobust.report.figures import dd_curves_png, success_curves_png
+
+    label = Path(vae_dir).name
+    record = curve.to_json()
+    dd_curves_png({label: record}, out / "figures" / "dd_curve.png", f"{attack.name} attack: distortion-distortion")
+    success_curves_png({label: record}, out / "figures" / "as_curve.png", f"{attack.name} attack: success vs {key}")
+    mark_complete(out)
+
+
 def run(vae_dir: Path, judge_dir: Path, spec: str, out: Path | None = None, preset: str = "sootla2018",
-        pairs: str = "all", per_pair: int | None = None, attack_name: str | None = None,
+        pairs: str | None = None, per_pair: int | None = None, attack_name: str | None = None,
         overrides: Sequence[str] = (), device: str = "auto", progress: bool = True,
         echo: Callable[[str], None] | None = None) -> tuple[Path, CurveRecord]:
     """The ``vaerobust attack --sweep`` command: returns the folder and its curve."""

@@ -29,19 +29,17 @@ from vaerobust.config import RunConfig, apply_overrides, from_dict, load_yaml, r
 from vaerobust.data import fingerprint, load_dataset
 from vaerobust.devices import resolve_device
 from vaerobust.errors import ConfigError, Interrupted, RunDirError, TrainingDiverged
+from vaerobust.interrupts import interruptible, stop_requests
 from vaerobust.models import VAE, LatentSpec, check_images
 from vaerobust.objectives import build_objective
 from vaerobust.progress import progress_bar
 from vaerobust.rundir import (
     CONFIG,
-    ensure_same_settings,
-    folder_lock,
-    interruptible,
-    is_complete,
+    already_done,
+    claim,
     load_train_state,
     mark_complete,
     save_weights,
-    stop_requests,
     torch_save,
     write_config,
 )
@@ -71,18 +69,17 @@ def train_vae(cfg: RunConfig, out: str | Path, device: str = "auto", progress: b
     study and model names).
     """
     out = Path(out)
-    ensure_same_settings(out / CONFIG, cfg, "VAE run")
-    if is_complete(out):
+    if already_done(out, out / CONFIG, cfg, "VAE run"):
         return out
     dev = resolve_device(device)
-    with folder_lock(out):
-        if is_complete(out):  # finished by another process while we waited
-            return out
-        return _train(cfg, out, dev, progress, stop_at, dict(meta or {}))
+    with claim(out, out / CONFIG, cfg, "VAE run") as todo:
+        if todo:
+            _train(cfg, out, dev, progress, stop_at, dict(meta or {}))
+    return out
 
 
 def _train(cfg: RunConfig, out: Path, dev: torch.device, progress: bool, stop_at: int | None,
-           meta: dict[str, Any]) -> Path:
+           meta: dict[str, Any]) -> None:
     tc = cfg.train
     x, y = load_dataset(cfg.data, "train")
     torch.manual_seed(tc.seed)
@@ -156,7 +153,6 @@ def _train(cfg: RunConfig, out: Path, dev: torch.device, progress: bool, stop_at
         model.eval()
         write_vae_figures(model, cfg, out, dev)
         mark_complete(out, step=trainer.step_count)
-    return out
 
 
 def resolve_run_config(preset: str | None, config: str | Path | None, quick: bool,

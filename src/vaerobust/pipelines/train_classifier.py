@@ -20,16 +20,16 @@ from vaerobust.config import JudgeConfig, apply_overrides, load_study
 from vaerobust.data import dataset_info, fingerprint, load_dataset
 from vaerobust.devices import resolve_device
 from vaerobust.errors import ConfigError, TrainingDiverged
+from vaerobust.interrupts import interruptible
 from vaerobust.models import CLASSIFIERS, check_images
 from vaerobust.models.encoding import predict
 from vaerobust.progress import progress_bar
 from vaerobust.rundir import (
     CONFIG,
-    ensure_same_settings,
-    folder_lock,
-    interruptible,
-    is_complete,
+    already_done,
+    claim,
     mark_complete,
+    read_judge_eval,
     save_weights,
     write_config,
 )
@@ -39,17 +39,16 @@ from vaerobust.training import batch_indices, classifier_step
 def train_classifier(cfg: JudgeConfig, out: str | Path, device: str = "auto", progress: bool = True) -> Path:
     """Train the judge into ``out`` (module docstring); returns ``out``."""
     out = Path(out)
-    ensure_same_settings(out / CONFIG, cfg, "judge run")
-    if is_complete(out):
+    if already_done(out, out / CONFIG, cfg, "judge run"):
         return out
     dev = resolve_device(device)
-    with folder_lock(out):
-        if is_complete(out):
-            return out
-        return _train(cfg, out, dev, progress)
+    with claim(out, out / CONFIG, cfg, "judge run") as todo:
+        if todo:
+            _train(cfg, out, dev, progress)
+    return out
 
 
-def _train(cfg: JudgeConfig, out: Path, dev: torch.device, progress: bool) -> Path:
+def _train(cfg: JudgeConfig, out: Path, dev: torch.device, progress: bool) -> None:
     c = cfg.classifier
     info = dataset_info(cfg.data)
     x, y = load_dataset(cfg.data, "train")
@@ -90,21 +89,18 @@ def _train(cfg: JudgeConfig, out: Path, dev: torch.device, progress: bool) -> Pa
     save_weights(out / "model.safetensors", model)
     files.write_json(out / "eval.json", {"test_accuracy": acc, "n_test": int(yt.shape[0]), "steps": step})
     mark_complete(out, step=step)
-    return out
 
 
 def run(out: Path, preset: str = "sootla2018", quick: bool = False, overrides: Sequence[str] = (),
         device: str = "auto", progress: bool = True) -> float:
     """The ``vaerobust train-classifier`` command: the study's judge settings, then overrides; returns accuracy."""
-    study = load_study(preset)
-    if quick:
-        study = apply_overrides(study, study.quick)
+    study = load_study(preset, quick=quick)
     bad = [o for o in overrides if not o.split("=", 1)[0].strip().startswith(("classifier.", "data."))]
     if bad:
         raise ConfigError(f"override {bad[0]!r}: expected a key under classifier. or data.")
     cfg = apply_overrides(study.judge, overrides)
     train_classifier(cfg, out, device=device, progress=progress)
-    return float(files.read_json(Path(out) / "eval.json")["test_accuracy"])
+    return read_judge_eval(out).test_accuracy
 
 
 __all__ = ["batch_indices", "run", "train_classifier"]

@@ -18,13 +18,14 @@ from typing import Any
 
 from vaerobust import __version__, files
 from vaerobust.config import OBJECTIVE_SETTINGS, flatten
+from vaerobust.errors import ConfigError
 from vaerobust.report import figures as F
 from vaerobust.report import tables
 from vaerobust.report.collect import AttackRun, VAERun, collect, facts, rel, slug, study_of, summaries_of
 from vaerobust.report.document import Bullets, Document, Heading, Images, Paragraph, Quote, Table, render
 from vaerobust.report.sections import codes_section, curves_section
 from vaerobust.report.statements import result_statements
-from vaerobust.studies import Study, get_study
+from vaerobust.studies import STUDIES, Study, get_study
 
 
 def _v(x: Any) -> str:
@@ -35,6 +36,10 @@ def _v(x: Any) -> str:
     if isinstance(x, (list, tuple)):
         return "[" + ", ".join(_v(v) for v in x) + "]"
     return str(x)
+
+
+def _ratio(num: Any, den: Any) -> str:
+    return f"{num / den:.3f}" if isinstance(num, int) and isinstance(den, int) and den > 0 else tables.NA
 
 
 def _fmt_seconds(s: Any) -> str:
@@ -118,10 +123,18 @@ def attack_table(attacks: Sequence[AttackRun], root: Path) -> Table:
         ("attack complete", lambda a: "yes" if a.complete else "**no**"),
         ("attack", lambda a: at(a, "name")),
         ("eps (L-inf)", lambda a: at(a, "eps")),
+        ("L2 budget (none = no L2 ball)", lambda a: at(a, "l2_eps")),
         ("lambda", lambda a: at(a, "lam")),
+        ("optimiser", lambda a: at(a, "optimizer")),
         ("optimiser steps", lambda a: at(a, "steps")),
-        ("learning rate (Adam)", lambda a: at(a, "lr")),
+        ("learning rate (Adam) or step size (sign)", lambda a: at(a, "lr")),
         ("initial noise std", lambda a: at(a, "noise_std")),
+        ("restarts (best kept)", lambda a: at(a, "restarts")),
+        ("posterior samples in the loss", lambda a: at(a, "samples")),
+        ("early stopping (patience, min delta)", lambda a: "off" if not a.summary.attack.get("early_stop") else
+         f"on ({at(a, 'patience')}, {at(a, 'min_delta')})"),
+        ("encoder evaluations / fixed-loop image-steps", lambda a: _ratio(a.summary.encoder_evaluations,
+                                                                          a.summary.image_steps)),
         ("pairs", lambda a: sw(a, "pairs")),
         ("classes", lambda a: sw(a, "classes")),
         ("images per pair", per_pair),
@@ -312,9 +325,10 @@ def summary_json(root: Path, runs: list[VAERun], study: Study, reduced: list[str
                 "counts": {"n_pairs_formed": s.n_pairs_formed, "n_attacked": s.n_attacked,
                            "pairs_with_kept_sources": res["ignore"]["overall"].get("pairs"),
                            "clean_recon_accuracy": s.clean_recon_accuracy},
-                "thesis": None if rows[a.label]["reference"] is None else {
-                    w: {k: rows[a.label][w][k] for k in ("thesis", "thesis_later", "diff_pp", "thesis_in_ci")}
-                    for w in tables.WHICH} | {"unit": study.reference_unit, "source": study.reference_source},
+                "reference": None if rows[a.label]["reference_model"] is None else {
+                    w: {k: rows[a.label][w][k] for k in ("reference", "reference_later", "diff_pp", "reference_in_ci")}
+                    for w in tables.WHICH} | {"label": study.reference_label, "unit": study.reference_unit,
+                                              "source": study.reference_source},
                 "settings": {"objective": r.config.get("objective"), "train": r.config.get("train"),
                              "model": r.config.get("model"), "attack": s.attack, "sweep": s.sweep},
                 "provenance": {"version": s.version, "device": s.device, "seconds": s.seconds,
@@ -351,6 +365,8 @@ def build_report(root: str | Path, out: str | Path, html: bool = True, study: st
     """
     root, out = Path(root), Path(out)
     runs = collect(root)
+    if isinstance(study, str) and study not in STUDIES:
+        raise ConfigError(f"unknown study {study!r}; expected one of: {', '.join(STUDIES.names())}")
     study = study_of(root, runs) if study is None else (get_study(study) if isinstance(study, str) else study)
     attacks = [a for r in runs for a in r.attacks]
     with files.folder_lock(out):

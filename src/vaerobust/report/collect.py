@@ -15,11 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from vaerobust import files
 from vaerobust.errors import RunDirError
-from vaerobust.rundir import COMPLETE, AttackSummary, read_curve, read_summary
+from vaerobust.rundir import COMPLETE, AttackSummary, read_curve, read_judge_eval, read_saved, read_summary
 from vaerobust.studies import AttackFacts, RunFacts, Study, get_study
 
 
@@ -61,33 +59,27 @@ class VAERun:
     curves: dict[str, dict[str, Any]] = field(default_factory=dict)  # attack id -> curve.json
 
 
-def _read_model_json(path: Path) -> dict[str, Any] | None:
+def _kind(folder: Path) -> str | None:
     try:
-        desc = files.read_json(path)
-    except RunDirError:
+        return read_saved(folder / "model.json").get("kind")
+    except (RunDirError, AttributeError):
         return None  # an unreadable model.json is not a run we can report on; skip it
-    return desc if isinstance(desc, dict) else None
 
 
 def find_runs(root: Path, kind: str = "vae") -> list[Path]:
     """Directories under ``root`` (itself included) whose ``model.json`` has this ``kind``."""
-    root = Path(root)
-    return sorted(p.parent for p in sorted(root.rglob("model.json")) if (_read_model_json(p) or {}).get("kind") == kind)
+    return sorted(p.parent for p in sorted(Path(root).rglob("model.json")) if _kind(p.parent) == kind)
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        return {}
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e:
-        raise RunDirError(f"{path} is not valid YAML: {str(e).splitlines()[0]}") from None
+    """A run's saved settings as plain data, meta included ({} if absent), read by :func:`vaerobust.rundir.read_saved`."""
+    data = read_saved(path)
     return data if isinstance(data, dict) else {}
 
 
 def _judge_info(directory: Path) -> JudgeInfo:
-    ev = files.read_json(directory / "eval.json") if (directory / "eval.json").is_file() else {}
-    return JudgeInfo(directory, ev.get("test_accuracy"), ev.get("n_test"), ev.get("steps"),
+    ev = read_judge_eval(directory) if (directory / "eval.json").is_file() else None
+    return JudgeInfo(directory, ev and ev.test_accuracy, ev and ev.n_test, ev and ev.steps,
                      read_yaml(directory / "config.yaml"))
 
 

@@ -43,12 +43,12 @@ def result_statements(summaries: Mapping[str, Any], reference_names: Mapping[str
     """Sentences about the results, each computed from the numbers (Markdown, one per item).
 
     ``summaries``: display name -> attack summary. They say which model has the highest and
-    the lowest mean of each measure; whether the ordering of the models the thesis trained
-    agrees with its ordering (disentangled > entangled > entangled_wd); whether each pair of
-    models' 95 % intervals overlap, with the difference and its approximate interval;
-    whether the thesis's value lies inside ours; and which source class is the easiest and
-    the hardest to move, beside the thesis's. The reference ("the thesis") is ``study``'s;
-    without one, no sentence mentions it.
+    the lowest mean of each measure; where ``study`` has reference numbers (``reference_label``,
+    e.g. "thesis"), whether our ordering of its models agrees with its claimed ordering
+    (``reference_order``) and whether its value lies inside our interval; whether each pair of
+    models' 95 % intervals overlap, with the difference and its approximate interval; and which
+    source class is the easiest and the hardest to move. Without a study, no sentence mentions
+    a reference.
     """
     study = study if study is not None else get_study(None)
     ref_word = study.reference_label
@@ -77,17 +77,17 @@ def result_statements(summaries: Mapping[str, Any], reference_names: Mapping[str
                        f"**{lo['model']}** the lowest "
                        f"({tables.fmt_ci(lo[which]['mean'], lo[which]['ci_low'], lo[which]['ci_high'])}); "
                        f"ordering: {_order_text([r['model'] for r in ranked], [r[which]['mean'] for r in ranked])}.")
-        # ordering of the thesis's models
-        with_ref = [r for r in ranked if r["reference"] in order]
-        ref_names = [r["reference"] for r in with_ref]
+        # ordering of the reference's models
+        with_ref = [r for r in ranked if r["reference_model"] in order]
+        ref_names = [r["reference_model"] for r in with_ref]
         if len(set(ref_names)) >= 2 and len(set(ref_names)) == len(ref_names):
-            ours = [r["reference"] for r in with_ref]
+            ours = [r["reference_model"] for r in with_ref]
             ours_means = [r[which]["mean"] for r in with_ref]
             ours_text = _order_text(ours, ours_means)
-            thesis = [m for m in order if m in ref_names]
-            verdict = "agrees with" if ours_text == _order_text(thesis) else "does not agree with"
+            claimed = [m for m in order if m in ref_names]
+            verdict = "agrees with" if ours_text == _order_text(claimed) else "does not agree with"
             out.append(f"{meas}: our ordering of the {ref_word}'s models, {ours_text}, {verdict} the {ref_word}'s "
-                       f"ordering {_order_text(thesis)}.")
+                       f"ordering {_order_text(claimed)}.")
         elif len(set(ref_names)) >= 2:
             out.append(f"{meas}: the {ref_word}'s ordering {_order_text(order)} is not checked, as a "
                        "model name appears more than once (several studies or attack sweeps); compare the rows of "
@@ -111,9 +111,9 @@ def result_statements(summaries: Mapping[str, Any], reference_names: Mapping[str
                     f"{' (excludes 0)' if abs(d) > Z95 * se else ' (includes 0)'}.")
         for r in valid:
             w = r[which]
-            if w["thesis"] is not None and w["thesis_in_ci"] is not None:
-                where = "inside" if w["thesis_in_ci"] else "outside"
-                out.append(f"{meas}, {r['model']}: the {ref_word}'s {tables.fmt_ref_pct(w['thesis'])} lies {where} our "
+            if w["reference"] is not None and w["reference_in_ci"] is not None:
+                where = "inside" if w["reference_in_ci"] else "outside"
+                out.append(f"{meas}, {r['model']}: the {ref_word}'s {tables.fmt_ref_pct(w['reference'])} lies {where} our "
                            f"95% interval {tables.fmt_ci(w['mean'], w['ci_low'], w['ci_high'])} "
                            f"(ours − {ref_word} = {tables.fmt_pp(w['diff_pp'])} pp).")
     # coverage and class structure
@@ -121,9 +121,13 @@ def result_statements(summaries: Mapping[str, Any], reference_names: Mapping[str
         res = tables.results_of(summary)
         k = len(res["classes"])
         n_pairs = int(res["ignore"]["overall"].get("pairs") or 0)
-        if n_pairs < k * (k - 1):
-            out.append(f"{name}: only {n_pairs} of the {k * (k - 1)} ordered pairs had a kept source (the judge "
+        formed = sum(1 for i in range(k) for j in range(k) if i != j and (res["n_pairs_total"][i][j] or 0) > 0)
+        if n_pairs < formed:
+            out.append(f"{name}: only {n_pairs} of the {formed} ordered pairs had a kept source (the judge "
                        "misclassified the clean reconstructions of the others); its means are over those pairs.")
+        if formed < k * (k - 1):
+            out.append(f"{name}: {formed} of the {k * (k - 1)} ordered pairs of its classes were asked for; its "
+                       "means are over those.")
         marg = [(c, v) for c, v in zip(res["classes"], res["ignore"]["source_marginal"]) if not tables.is_missing(v)]
         if len(marg) < 2:
             continue

@@ -97,11 +97,6 @@ def count(summary: AttackSummary | Mapping[str, Any], key: str) -> Any:
     return getattr(summary, key, None) if isinstance(summary, AttackSummary) else summary.get(key)
 
 
-def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]], align: str | None = None) -> str:
-    """A GitHub-flavoured Markdown table; ``align`` is one of l/c/r per column (default: l then r)."""
-    return _markdown(Table(header, rows, align or ""))
-
-
 def latex_tabular(header: Sequence[str], rows: Sequence[Sequence[str]], align: str | None = None,
                   escape: bool = True) -> str:
     """A LaTeX ``tabular`` (plain ``\\hline`` rules, no extra package); one data row per line."""
@@ -181,7 +176,7 @@ def pair_table_latex(summary: Mapping[str, Any], decimals: int = 2) -> str:
 def marginal_rows(summary: Any, model: str | None = None, study: Study | None = None) -> list[dict[str, Any]]:
     """Rows of the marginal table as numbers, in percent.
 
-    Each row: ``{"label", "which", "who" ("ours" | "thesis"), "values" (one per class, percent
+    Each row: ``{"label", "which", "who" ("ours" | the study's reference label), "values" (one per class, percent
     or None), "mean" (percent or None)}``. Ours: the source marginals of the summary and the
     mean over pairs. The study's reference rows follow ours where it has numbers for ``model``.
     """
@@ -241,8 +236,9 @@ def means_rows(summaries: Mapping[str, Any], reference_names: Mapping[str, str |
     whose reference numbers (default: none).
     Keys: ``model``, ``reference``, ``n_attacked``, ``n_pairs_formed``,
     ``clean_recon_accuracy``, and per ``which`` in ("ignore", "target"): ``mean``,
-    ``ci_low``, ``ci_high``, ``pairs``, ``thesis``, ``thesis_later``, ``diff_pp`` (ours - reference,
-    percentage points), ``thesis_in_ci`` (the reference value inside our interval).
+    ``ci_low``, ``ci_high``, ``pairs``, ``reference``, ``reference_later`` (a second reported value,
+    e.g. the thesis's later draft), ``diff_pp`` (ours - reference, percentage points),
+    ``reference_in_ci`` (the reference value inside our interval).
     """
     study = study if study is not None else get_study(None)
     out = []
@@ -250,7 +246,7 @@ def means_rows(summaries: Mapping[str, Any], reference_names: Mapping[str, str |
         res = results_of(summary)
         ref_name = (reference_names or {}).get(name, name)
         row: dict[str, Any] = {
-            "model": name, "reference": ref_name if study.reference_for(ref_name) else None,
+            "model": name, "reference_model": ref_name if study.reference_for(ref_name) else None,
             "n_attacked": count(summary, "n_attacked"), "n_pairs_formed": count(summary, "n_pairs_formed"),
             "clean_recon_accuracy": count(summary, "clean_recon_accuracy"),
         }
@@ -259,12 +255,12 @@ def means_rows(summaries: Mapping[str, Any], reference_names: Mapping[str, str |
             mean = None if is_missing(ov.get("mean")) else float(ov["mean"])
             lo = None if is_missing(ov.get("ci_low")) else float(ov["ci_low"])
             hi = None if is_missing(ov.get("ci_high")) else float(ov["ci_high"])
-            thesis = study.reference_overall(ref_name, which)
+            ref = study.reference_overall(ref_name, which)
             later = study.reference_overall(ref_name, which, later_draft=True)
-            diff = None if thesis is None or mean is None else 100 * mean - thesis
-            inside = None if thesis is None or lo is None or hi is None else bool(100 * lo <= thesis <= 100 * hi)
+            diff = None if ref is None or mean is None else 100 * mean - ref
+            inside = None if ref is None or lo is None or hi is None else bool(100 * lo <= ref <= 100 * hi)
             row[which] = {"mean": mean, "ci_low": lo, "ci_high": hi, "pairs": ov.get("pairs"),
-                          "thesis": thesis, "thesis_later": later, "diff_pp": diff, "thesis_in_ci": inside}
+                          "reference": ref, "reference_later": later, "diff_pp": diff, "reference_in_ci": inside}
         out.append(row)
     return out
 
@@ -282,15 +278,20 @@ def means_table(summaries: Mapping[str, Any], reference_names: Mapping[str, str 
     ref = study.reference_label
     header = ["model"]
     for which in WHICH:
-        header += [f"{WHICH_LABEL[which]} (ours, 95% CI)", f"{ref} (draft / later draft)", f"ours − {ref} (pp)"]
+        header += [f"{WHICH_LABEL[which]} (ours, 95% CI)", study.reference_header, f"ours − {ref} (pp)"]
     header += ["pairs", "n attacked", "clean-recon accuracy"]
     rows = []
     for r in means_rows(summaries, reference_names, study):
         cells = [r["model"]]
         for which in WHICH:
             w = r[which]
-            thesis = NA if w["thesis"] is None else f"{fmt_ref_pct(w['thesis'])} / {fmt_ref_pct(w['thesis_later'])}"
-            cells += [fmt_ci(w["mean"], w["ci_low"], w["ci_high"]), thesis, fmt_pp(w["diff_pp"])]
+            if w["reference"] is None:
+                reference = NA
+            elif w["reference_later"] is None:
+                reference = fmt_ref_pct(w["reference"])
+            else:
+                reference = f"{fmt_ref_pct(w['reference'])} / {fmt_ref_pct(w['reference_later'])}"
+            cells += [fmt_ci(w["mean"], w["ci_low"], w["ci_high"]), reference, fmt_pp(w["diff_pp"])]
         pairs = r["ignore"]["pairs"]
         cells += [NA if pairs is None else str(pairs), NA if r["n_attacked"] is None else str(r["n_attacked"]),
                   fmt_pct(r["clean_recon_accuracy"])]

@@ -50,6 +50,7 @@ class Study:
     title: str = "vaerobust report"
     citation: str = ""
     reference_label: str = "reference"  # how the report calls the reference numbers ("thesis")
+    reference_header: str = "reference"  # the column title of the reference means
     references: dict[str, dict[str, Any]] = field(default_factory=dict)
     reference_order: tuple[str, ...] = ()  # the reference's claim: most to least attackable
     reference_source: str = ""

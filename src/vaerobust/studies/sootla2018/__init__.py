@@ -16,7 +16,7 @@ from vaerobust.studies.base import STUDIES, RunFacts, Study
 from vaerobust.studies.sootla2018 import references
 
 #: The thesis's budgets (PROTOCOL §3-6): a smaller one makes a run a reduced reproduction.
-THESIS_BUDGETS = {"train.steps": 100_000, "attack.steps": 1000, "sweep.per_pair": None, "judge.epochs": 10}
+THESIS_BUDGETS = {"train.steps": 100_000, "attack.steps": 1000, "judge.epochs": 10}  # and all test images per pair
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -94,6 +94,7 @@ STUDY = STUDIES.register("sootla2018")(Study(
     citation=("Reproduces Sootla (2018), *Investigating the robustness of disentangled VAEs to adversarial "
               "examples* (UCL MSc thesis)."),
     reference_label="thesis",
+    reference_header="thesis (draft / later draft)",
     references=references.REFERENCES,
     reference_order=references.THESIS_ORDER,
     reference_source=references.SOURCE,

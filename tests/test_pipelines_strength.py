@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from test_sweep import CLASSES, _install_fakes
+from test_pipelines_attack import CLASSES, _install_fakes
 from vaerobust import files
 from vaerobust.config import AttackConfig, ConfigError, DataConfig, SweepConfig
 from vaerobust.metrics.auddc import DISTANCE_COLUMNS, auddc, dd_curve, point_from_means, success_curve, summarise_curve
