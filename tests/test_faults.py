@@ -104,7 +104,8 @@ CONFIG_CASES = {
     "weight-decay-inf": (["--set", "train.weight_decay=-.inf"], ["train.weight_decay"]),
     # ranges name the key
     "image-size-0": (["--set", "data.image_size=0"], ["data.image_size = 0", "expected an integer >= 1"]),
-    "seed-negative": (["--set", "train.seed=-1"], ["train.seed = -1", "expected an integer >= 0"]),
+    "seed-negative": (["--set", "train.seed=-1"], ["train.seed = -1", "expected an integer in [0, 2147483647]"]),
+    "seed-huge": (["--set", "train.seed=99999999999999999999999"], ["train.seed = 99999999999999999999999"]),
     "temperature-0": (["--set", "train.temperature=0"], ["train.temperature = 0", "> 0"]),
     "categorical-1": (["--set", "model.categorical=[1]"], ["model.categorical"]),
     # a setting of another objective is an unknown key of this one
@@ -130,7 +131,7 @@ ATTACK_CASES = {
     "eps-nan": (["--set", "attack.eps=nan"], ["attack.eps = nan"]),
     "zero-steps": (["--set", "attack.steps=0"], ["attack.steps = 0", "attacks nothing"]),
     "lr-inf": (["--set", "attack.lr=inf"], ["attack.lr = inf"]),
-    "sweep-seed": (["--set", "sweep.seed=-1"], ["sweep.seed = -1", "expected an integer >= 0"]),
+    "sweep-seed": (["--set", "sweep.seed=-1"], ["sweep.seed = -1", "expected an integer in [0,"]),
     "per-pair-0": (["--per-pair", "0"], ["sweep.per_pair = 0"]),
     "pairs": (["--pairs", "1-1"], ["'1-1'", "two different classes"]),
     "class-out-of-judge": (["--set", "sweep.classes=[0, 11]"], ["sweep.classes", "0..9"]),
@@ -608,3 +609,127 @@ def test_a_failed_command_leaves_no_empty_folder(tmp_path: Path) -> None:
         files.write_text(out / "kept.txt", "x")
         raise RuntimeError("after writing")
     assert (out / "kept.txt").read_text() == "x"  # what was written stays
+
+
+# --------------------------------------------------------------------------- regressions found by the fault hunt
+
+
+def _nan_weights(folder: Path) -> None:
+    from safetensors.torch import load_file, save_file
+
+    state = {k: torch.full_like(v, float("nan")) if v.is_floating_point() else v
+             for k, v in load_file(str(folder / "model.safetensors")).items()}
+    save_file(state, str(folder / "model.safetensors"))
+
+
+def test_non_finite_weights_are_refused_when_loaded(trained: dict[str, Path], tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    judge, vae = _copy(trained["judge"], tmp_path / "judge"), _copy(trained["vae"], tmp_path / "vae")
+    _nan_weights(judge)
+    code, _, err = run_main(monkeypatch, capsys, "attack", trained["vae"], "--judge", judge, "--out", tmp_path / "a",
+                            "--per-pair", "1", "--device", "cpu", "--no-progress")
+    one_line_error(code, err, str(judge / "model.safetensors"), "non-finite weights")
+    assert not (tmp_path / "a").exists()
+    _nan_weights(vae)
+    code, _, err = run_main(monkeypatch, capsys, "evaluate", vae, "--metrics", "active_dims", "--device", "cpu")
+    one_line_error(code, err, str(vae / "model.safetensors"), "non-finite weights")
+
+
+MORE_CASES = {
+    "attack-section": (["attack", "{vae}", "--judge", "{judge}", "--set", "attack=garbage"], ["'attack'", "attack."]),
+    "sweep-section": (["attack", "{vae}", "--judge", "{judge}", "--set", "sweep=3"], ["'sweep'"]),
+    "attack-key-named": (["attack", "{vae}", "--judge", "{judge}", "--set", "attack.stepz=3"], ["'attack.stepz'"]),
+    "attack-bool-named": (["attack", "{vae}", "--judge", "{judge}", "--set", "attack.early_stop=maybe"],
+                          ["attack.early_stop", "true or false"]),
+    "steps-grid-fraction": (["attack", "{vae}", "--judge", "{judge}", "--sweep", "steps=1.5,3"], ["whole numbers"]),
+    "grid-too-long": (["attack", "{vae}", "--judge", "{judge}", "--sweep", "lam=0.1:1:100000000"], ["at most 200"]),
+    "objective-name-list": (["train", "--out", "{tmp}/o", "--config", "{cfg}", "--set", "objective.name=[1]"],
+                            ["objective.name", "expected a string"]),
+    "config-is-folder": (["train", "--out", "{tmp}/o", "--config", "{tmp}"], ["is a folder"]),
+    "evaluate-a-file": (["evaluate", "{cfg}"], ["is a file: expected a run folder"]),
+    "usage-bad-int": (["attack", "{vae}", "--judge", "{judge}", "--per-pair", "abc"], ["--per-pair", "--help"]),
+    "usage-no-command": (["trian"], ["No such command 'trian'"]),
+    "usage-missing-option": (["train", "--preset", "sootla2018/entangled"], ["Missing option '--out'"]),
+}
+
+
+@pytest.mark.parametrize("case", list(MORE_CASES))
+def test_more_bad_input_is_one_line(case: str, trained: dict[str, Path], tmp_path: Path,
+                                    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    template, needles = MORE_CASES[case]
+    cfg = write_yaml(tmp_path / "run.yaml", TINY)
+    subs = {"{vae}": str(trained["vae"]), "{judge}": str(trained["judge"]), "{tmp}": str(tmp_path), "{cfg}": str(cfg)}
+    args = [subs.get(a, a).replace("{tmp}", str(tmp_path)) for a in template]
+    before = snapshot(trained["vae"])
+    code, _, err = run_main(monkeypatch, capsys, *args)
+    one_line_error(code, err, *needles)
+    assert snapshot(trained["vae"]) == before and not (tmp_path / "o").exists()
+
+
+def test_a_study_whose_model_is_not_a_mapping(tmp_path: Path) -> None:
+    from vaerobust.config import load_study
+    from vaerobust.errors import ConfigError
+
+    (tmp_path / "s.yaml").write_text("name: x\nmodels:\n  a: 5\n")
+    with pytest.raises(ConfigError, match=r"models = .*models.a is 5"):
+        load_study(str(tmp_path / "s.yaml"))
+
+
+@pytest.mark.parametrize("corrupt, needle", [
+    ("eval", "eval.json is corrupt"),
+    ("mean", "results.ignore.overall holds something other than numbers"),
+    ("rate", "results.ignore.rate holds something other than numbers"),
+    ("codes", "metrics.active_dims is not an object"),
+    ("config", "config.yaml is corrupt: model is not a mapping"),
+])
+def test_report_of_wrongly_typed_files_is_one_line(corrupt: str, needle: str, trained: dict[str, Path], tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "study"
+    run, judge = _copy(trained["vae"], root / "models" / "m1"), _copy(trained["judge"], root / "judge")
+    attack_sweep(run, judge, run / "attacks" / "latent", AttackConfig(steps=2), SweepConfig(per_pair=1, pairs="1-7"),
+                 device="cpu", progress=False)
+    summary = run / "attacks" / "latent" / "summary.json"
+    if corrupt == "eval":
+        files.write_json(judge / "eval.json", [1, 2])
+    elif corrupt in ("mean", "rate"):
+        s = json.loads(summary.read_text())
+        if corrupt == "mean":
+            s["results"]["ignore"]["overall"]["mean"] = "abc"
+        else:
+            s["results"]["ignore"]["rate"] = [["x"] * 10 for _ in range(10)]
+        files.write_json(summary, s)
+    elif corrupt == "codes":
+        files.write_json(run / "metrics" / "disentanglement.json", {"metrics": {"active_dims": "x"}})
+    else:
+        cfg = yaml.safe_load((run / "config.yaml").read_text())
+        cfg["model"] = "hello"
+        (run / "config.yaml").write_text(yaml.safe_dump(cfg))
+    code, _, err = run_main(monkeypatch, capsys, "report", root, "--out", tmp_path / "r")
+    one_line_error(code, err, needle)
+
+
+def test_a_train_state_with_wrongly_typed_values(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    cfg_file = write_yaml(tmp_path / "run.yaml", TINY)
+    out = tmp_path / "run"
+    train_vae(TINY, out, device="cpu", progress=False, stop_at=10)
+    state = torch.load(out / "train_state.pt", weights_only=True)
+    rundir.torch_save(out / "train_state.pt", {**state, "noise_rng": [1, 2]})
+    code, _, err = run_main(monkeypatch, capsys, "train", "--out", out, "--config", cfg_file, "--device", "cpu",
+                            "--no-progress")
+    one_line_error(code, err, "train_state.pt", "does not fit")
+
+
+def test_sigterm_at_start_up_exits_130_and_leaves_no_folder(tmp_path: Path) -> None:
+    cfg = write_yaml(tmp_path / "long.yaml", LONG)
+    out = tmp_path / "run"
+    p = _cli("train", "--out", out, "--config", cfg, "--device", "cpu", "--no-progress", env=_env(tmp_path))
+    time.sleep(1.0)  # still importing torch or loading the data
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 130, err
+    assert err.strip().startswith("interrupted") and "run the same command" in err and "Traceback" not in err
+    assert "FakeTensor" not in err  # no other library's log lines
+    assert not out.exists() or (out / "train_state.pt").exists()  # an empty folder is never left behind

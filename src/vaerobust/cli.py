@@ -14,6 +14,7 @@ import errno
 import functools
 import logging
 import math
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -39,7 +40,8 @@ def command(fn: Callable[..., None]) -> Callable[..., None]:
         try:
             fn(*args, **kwargs)
         except KeyboardInterrupt as e:
-            raise CommandInterrupted(str(e) or "interrupted before anything was finished") from None
+            raise CommandInterrupted(str(e) or "stopped before anything was finished; files already written are "
+                                     "complete: run the same command to start (or resume) it") from None
     return wrapper
 
 
@@ -219,7 +221,12 @@ def main() -> None:
     """Entry point: run the app; user errors -> one line and exit status 2, Ctrl-C -> 130."""
     from vaerobust.errors import Interrupted, UserError
 
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")  # other libraries: warnings only
+    logging.getLogger("vaerobust").setLevel(logging.INFO)
+    try:  # SIGTERM (a scheduler, `kill`) stops a command as Ctrl-C does, from its first moment
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+    except ValueError:  # not the main thread
+        pass
     try:
         code = app(standalone_mode=False)
     except UserError as e:
@@ -237,9 +244,14 @@ def main() -> None:
             sys.exit(2)
         raise
     except Exception as e:
-        # click's usage errors (typer bundles its own click): show them as click would
-        if hasattr(e, "show") and hasattr(e, "exit_code"):
-            e.show()
+        # click's usage errors (typer bundles its own click): one line, as every user error
+        if type(e).__name__ == "NoArgsIsHelpError" and hasattr(e, "show"):
+            e.show()  # `vaerobust` or a group alone: its help
+            sys.exit(0)
+        if hasattr(e, "format_message") and hasattr(e, "exit_code"):
+            ctx = getattr(e, "ctx", None)
+            where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+            typer.echo(f"error: {' '.join(e.format_message().split())}{where}", err=True)
             sys.exit(e.exit_code)
         raise
     if isinstance(code, int) and code:  # typer returns the code of an interruption outside a command (130)

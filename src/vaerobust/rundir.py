@@ -106,7 +106,7 @@ def read_meta(folder: Path | str) -> dict[str, Any]:
         return {}
     data = _load_saved(path)
     meta = data.get("meta") if isinstance(data, dict) else None
-    return meta if isinstance(meta, dict) else {}
+    return meta if isinstance(meta, dict) else {}  # a malformed meta section is no provenance
 
 
 def read_config(path: Path | str, cls: type[C]) -> C:
@@ -116,6 +116,8 @@ def read_config(path: Path | str, cls: type[C]) -> C:
     """
     path = Path(path)
     if path.is_dir() or not path.suffix:
+        if path.exists() and not path.is_dir():
+            raise RunDirError(f"{path} is a file: expected a run folder")
         if not path.is_dir():
             raise RunDirError(f"run directory {str(path)!r} does not exist")
         path = path / CONFIG
@@ -214,6 +216,11 @@ def _need(path: Path, obj: Any, keys: tuple[str, ...], where: str) -> None:
                               "(expected the summary written by vaerobust's attack sweep)")
 
 
+def _numbers(path: Path, values: list[Any], where: str) -> None:
+    if not all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in values):
+        raise RunDirError(f"{path} is corrupt: {where} holds something other than numbers and nulls")
+
+
 def _square(path: Path, m: Any, k: int, where: str) -> None:
     if not (isinstance(m, list) and len(m) == k and all(isinstance(r, list) and len(r) == k for r in m)):
         raise RunDirError(f"{path} is corrupt: {where} is not a {k}x{k} matrix")
@@ -273,6 +280,12 @@ class AttackSummary:
             _need(path, part["overall"], ("mean", "ci_low", "ci_high", "pairs"), f"results.{which}.overall")
             for key in ("hits", "rate", "ci_low", "ci_high"):
                 _square(path, part[key], k, f"results.{which}.{key}")
+                _numbers(path, [v for row in part[key] for v in row], f"results.{which}.{key}")
+            _numbers(path, [part["overall"][k2] for k2 in ("mean", "ci_low", "ci_high")], f"results.{which}.overall")
+            for key in ("source_marginal", "target_marginal"):
+                if not isinstance(part[key], list) or len(part[key]) != k:
+                    raise RunDirError(f"{path} is corrupt: results.{which}.{key} is not a list of {k} numbers")
+                _numbers(path, part[key], f"results.{which}.{key}")
         for key in ("n_kept", "n_pairs_total"):
             _square(path, res[key], k, f"results.{key}")
         names = {f.name for f in dataclasses.fields(cls)}
@@ -387,11 +400,22 @@ def load_weights(path: Path | str, module: nn.Module) -> nn.Module:
     missing = set(module.state_dict()) - set(state)
     if missing:
         raise RunDirError(f"{path} lacks weights {sorted(missing)[:3]}: does it belong to another network?")
+    bad = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise RunDirError(f"{path} holds non-finite weights ({', '.join(sorted(bad)[:3])}): the run is corrupt; "
+                          "train it again into another folder")
     try:
         module.load_state_dict(state)
     except RuntimeError as e:
-        raise RunDirError(f"{path} does not fit the network of model.json: {str(e).splitlines()[0][:200]}") from None
+        raise RunDirError(f"{path} does not fit the network of model.json: {_torch_reason(e)}") from None
     return module
+
+
+def _torch_reason(e: BaseException) -> str:
+    """The informative part of a torch state_dict error (its first line only says "Error(s) in loading")."""
+    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+    detail = [ln for ln in lines if not ln.startswith("Error(s) in loading")]
+    return " ".join(detail or lines)[:300]
 
 
 def torch_save(path: Path | str, obj: Any) -> None:
@@ -429,6 +453,8 @@ MODEL_KEYS = {"vae": ("arch", "hidden", "gaussian", "categorical"), "classifier"
 def read_model_json(folder: Path | str, kind: str) -> dict[str, Any]:
     """A run's ``model.json``, checked to describe a network of ``kind`` with every key it needs."""
     folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise RunDirError(f"{folder} is a file: expected a run folder")
     if not folder.is_dir():
         raise RunDirError(f"run directory {str(folder)!r} does not exist")
     desc = read_json(folder / "model.json")

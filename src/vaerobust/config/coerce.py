@@ -57,10 +57,12 @@ class Range:
             return self.expected
         if self.choices is not None:
             return "one of: " + ", ".join(self.choices)
-        lo = (f">= {self.ge:g}" if self.ge is not None else f"> {self.gt:g}" if self.gt is not None else None)
-        hi = (f"<= {self.le:g}" if self.le is not None else f"< {self.lt:g}" if self.lt is not None else None)
+        def n(v: float) -> str:
+            return str(v) if isinstance(v, int) else f"{v:g}"
+        lo = (f">= {n(self.ge)}" if self.ge is not None else f"> {n(self.gt)}" if self.gt is not None else None)
+        hi = (f"<= {n(self.le)}" if self.le is not None else f"< {n(self.lt)}" if self.lt is not None else None)
         if self.ge is not None and self.le is not None:
-            return f"{kind} in [{self.ge:g}, {self.le:g}]"
+            return f"{kind} in [{n(self.ge)}, {n(self.le)}]"
         return " and ".join([kind + " " + lo] + ([hi] if hi else [])) if lo else (f"{kind} {hi}" if hi else kind)
 
 
@@ -172,10 +174,10 @@ def validate(obj: Any) -> None:
 def variant_of(tp: Any, value: Mapping[str, Any], key: str) -> type:
     """The variant of tagged union ``tp`` that ``value['name']`` selects."""
     name = value.get("name", tp.DEFAULT)
+    if not isinstance(name, str):
+        raise ConfigError(f"{key}.name: expected a string, got {_show(name)}")
     if name not in tp.VARIANTS:
         known = ", ".join(tp.VARIANTS.names())
-        if not isinstance(name, str):
-            raise ConfigError(f"{key}.name: expected a string, got {_show(name)}")
         raise UnknownVariant(f"{key}.name = {_show(name)}: unknown {tp.VARIANTS.kind}; expected one of: {known}")
     return tp.VARIANTS.get(name)
 

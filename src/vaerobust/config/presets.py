@@ -24,6 +24,8 @@ PRESET_FILE = "preset.yaml"
 def load_yaml(path: str | Path) -> dict[str, Any]:
     """A YAML mapping from a file; a missing, unreadable or non-mapping file is a one-line ConfigError."""
     p = Path(path)
+    if p.is_dir():
+        raise ConfigError(f"config file {str(p)!r} is a folder: expected a YAML file")
     if not p.is_file():
         raise ConfigError(f"config file {str(p)!r} does not exist")
     try:

@@ -22,6 +22,9 @@ from vaerobust.config.coerce import Checked, apply_overrides, from_dict, setting
 from vaerobust.errors import ConfigError
 from vaerobust.registry import Registry
 
+#: seeds are 31-bit: every generator they seed (torch, numpy, the batch schedule's seed * 1e6 + epoch) takes them
+MAX_SEED = 2**31 - 1
+
 # --------------------------------------------------------------------------- data and model
 
 
@@ -198,7 +201,7 @@ class TrainConfig(Checked):
     lr: float = setting(1e-4, gt=0)
     weight_decay: float = setting(0.0, ge=0)  # L2 penalty through Adam's weight_decay (entangled_wd: 1e-4)
     temperature: float = setting(0.67, gt=0)  # Concrete relaxation temperature [assumption: Dupont's 0.67]
-    seed: int = setting(0, ge=0)
+    seed: int = setting(0, ge=0, le=MAX_SEED)
     log_every: int = setting(100, ge=1)
     checkpoint_every: int = setting(2_000, ge=1)
 
@@ -223,7 +226,7 @@ class ClassifierConfig(Checked):
     batch_size: int = setting(64, ge=1)
     lr: float = setting(0.01, gt=0)
     momentum: float = setting(0.5, ge=0, lt=1)
-    seed: int = setting(0, ge=0)
+    seed: int = setting(0, ge=0, le=MAX_SEED)
     max_steps: int | None = setting(None, ge=1)  # stop early after this many steps (smoke runs)
 
 
@@ -277,7 +280,7 @@ class SweepConfig(Checked):
     classes: tuple[int, ...] | None = setting(None, ge=0, expected="class labels >= 0 (null: every class of the data)")
     pairs: str = "all"  # "all" ordered pairs of ``classes``, or a list such as "1-7,3-8"
     per_pair: int | None = setting(None, ge=1, expected="an integer >= 1 (null: all test images)")
-    seed: int = setting(0, ge=0)  # shuffles the test images of each class before pairing
+    seed: int = setting(0, ge=0, le=MAX_SEED)  # shuffles the test images of each class before pairing
     batch_size: int = setting(1024, ge=1)  # pairs attacked together
 
     def check(self) -> None:
@@ -309,6 +312,11 @@ class StudyConfig(Checked):
     attack: AttackConfig = field(default_factory=AttackConfig)
     sweep: SweepConfig = field(default_factory=SweepConfig)
     quick: dict[str, Any] = field(default_factory=dict)
+
+    def check(self) -> None:
+        for name, ov in self.models.items():
+            if not isinstance(ov, dict):
+                self.fail("models", f"a mapping of model name -> dotted overrides; models.{name} is {ov!r}")
 
     def run_config(self, model: str) -> RunConfig:
         """The resolved RunConfig of one of the study's models."""

@@ -263,16 +263,15 @@ def resolve_attack(preset: str, pairs: str | None = None, per_pair: int | None =
                    overrides: Sequence[str] = ()) -> tuple[AttackConfig, SweepConfig]:
     """The settings of ``vaerobust attack``: the study's attack and sweep, then the options given (None: the study's)."""
     study = load_study(preset)
-    sweep = apply_overrides(study.sweep, {k: v for k, v in (("pairs", pairs), ("per_pair", per_pair)) if v is not None})
     ov = parse_overrides(overrides)
-    bad = [k for k in ov if k.split(".")[0] not in ("attack", "sweep")]
+    bad = [k for k in ov if not k.startswith(("attack.", "sweep."))]
     if bad:
-        raise ConfigError(f"override {bad[0]!r}: expected a key under attack. or sweep.")
-    acfg = apply_overrides(study.attack, {k[7:]: v for k, v in ov.items() if k.startswith("attack.")})
+        raise ConfigError(f"override {bad[0]!r}: expected a key under attack. or sweep. (e.g. attack.steps=200)")
+    options = {f"sweep.{k}": v for k, v in (("pairs", pairs), ("per_pair", per_pair)) if v is not None}
     if attack_name is not None:
-        acfg = apply_overrides(acfg, {"name": attack_name})
-    sweep = apply_overrides(sweep, {k[6:]: v for k, v in ov.items() if k.startswith("sweep.")})
-    return acfg, sweep
+        options["attack.name"] = attack_name
+    study = apply_overrides(study, {**options, **ov} if attack_name is None else {**ov, **options})
+    return study.attack, study.sweep
 
 
 def run(vae_dir: Path, judge_dir: Path, out: Path | None = None, preset: str = "sootla2018", pairs: str | None = None,

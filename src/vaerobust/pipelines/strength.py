@@ -38,6 +38,8 @@ from vaerobust.rundir import (
     read_summary,
 )
 
+MAX_GRID = 200  # grid values of one strength sweep (each one is a whole attack sweep)
+
 
 def parse_grid(spec: str) -> tuple[str, list[float]]:
     """``KEY=START:STOP:N[:log|:lin]`` or ``KEY=V1,V2,...`` -> (key, sorted values).
@@ -60,6 +62,8 @@ def parse_grid(spec: str) -> tuple[str, list[float]]:
             start, stop, n = float(parts[0]), float(parts[1]), int(parts[2])
             if n < 1:
                 raise ValueError
+            if n > MAX_GRID:
+                raise ConfigError(f"sweep {spec!r}: {n} values; expected at most {MAX_GRID} (each value is a whole sweep)")
             if spacing == "log":
                 if start <= 0 or stop <= 0:
                     raise ConfigError(f"sweep {spec!r}: a log grid needs START and STOP > 0 (add ':lin' for a linear one)")
@@ -68,6 +72,10 @@ def parse_grid(spec: str) -> tuple[str, list[float]]:
                 values = np.linspace(start, stop, n)
         else:
             values = np.array([float(v) for v in grid.split(",") if v.strip()])
+            if key == "steps" and not all(float(v).is_integer() for v in values):
+                raise ConfigError(f"sweep {spec!r}: attack.steps values must be whole numbers")
+            if values.size > MAX_GRID:
+                raise ConfigError(f"sweep {spec!r}: {values.size} values; expected at most {MAX_GRID}")
     except ConfigError:
         raise
     except ValueError:

@@ -93,7 +93,7 @@ def _train(cfg: RunConfig, out: Path, dev: torch.device, progress: bool, stop_at
         state = load_train_state(state_path, VAETrainer.STATE_KEYS)
         try:
             trainer.load_state_dict(state)
-        except (KeyError, RuntimeError, ValueError) as e:
+        except (KeyError, RuntimeError, ValueError, TypeError) as e:
             raise RunDirError(f"{state_path} does not fit this run's network or objective "
                               f"({str(e).splitlines()[0][:160]}); delete it to start over") from None
         rows = [r for r in files.read_jsonl(out / "metrics.jsonl") if r.get("step", 0) <= trainer.step_count]

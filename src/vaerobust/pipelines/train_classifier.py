@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from vaerobust import files
-from vaerobust.config import JudgeConfig, apply_overrides, load_study
+from vaerobust.config import JudgeConfig, apply_overrides, load_study, parse_overrides
 from vaerobust.data import dataset_info, fingerprint, load_dataset
 from vaerobust.devices import resolve_device
 from vaerobust.errors import ConfigError, TrainingDiverged
@@ -95,10 +95,11 @@ def run(out: Path, preset: str = "sootla2018", quick: bool = False, overrides: S
         device: str = "auto", progress: bool = True) -> float:
     """The ``vaerobust train-classifier`` command: the study's judge settings, then overrides; returns accuracy."""
     study = load_study(preset, quick=quick)
-    bad = [o for o in overrides if not o.split("=", 1)[0].strip().startswith(("classifier.", "data."))]
+    ov = parse_overrides(overrides)
+    bad = [k for k in ov if not k.startswith(("classifier.", "data."))]
     if bad:
-        raise ConfigError(f"override {bad[0]!r}: expected a key under classifier. or data.")
-    cfg = apply_overrides(study.judge, overrides)
+        raise ConfigError(f"override {bad[0]!r}: expected a key under classifier. or data. (e.g. classifier.epochs=2)")
+    cfg = apply_overrides(study, {f"judge.{k}": v for k, v in ov.items()}).judge
     train_classifier(cfg, out, device=device, progress=progress)
     return read_judge_eval(out).test_accuracy
 

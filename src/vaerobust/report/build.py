@@ -313,7 +313,7 @@ def summary_json(root: Path, runs: list[VAERun], study: Study, reduced: list[str
     rows = {r["model"]: r for r in tables.means_rows(summaries_of(runs), {a.label: a.model for a in attacks}, study)}
     models: dict[str, Any] = {}
     for r in runs:
-        meta = r.config.get("meta") or {}
+        meta = r.config.get("meta") if isinstance(r.config.get("meta"), dict) else {}
         for a in r.attacks:
             res, s = tables.results_of(a.summary), a.summary
             models[a.label] = {

@@ -98,15 +98,40 @@ def _find_judge(summary: AttackSummary, run_dir: Path, root: Path, judges: list[
 
 
 def read_codes(run_dir: Path) -> dict[str, Any] | None:
-    """A run's ``metrics/disentanglement.json``, or None where it has none (or it is unreadable)."""
+    """A run's ``metrics/disentanglement.json`` (None where it has none); a malformed one is a one-line RunDirError."""
     path = Path(run_dir) / "metrics" / "disentanglement.json"
     if not path.is_file():
         return None
-    try:
-        data = files.read_json(path)
-    except RunDirError:
-        return None
-    return data if isinstance(data, dict) and isinstance(data.get("metrics"), dict) else None
+    data = files.read_json(path)
+    problem = _codes_problem(data)
+    if problem:
+        raise RunDirError(f"{path} is corrupt: {problem} (expected what `vaerobust evaluate` writes)")
+    return data
+
+
+def _num(x: Any) -> bool:
+    return x is None or (isinstance(x, (int, float)) and not isinstance(x, bool))
+
+
+def _codes_problem(data: Any) -> str | None:
+    """What is wrong with a disentanglement.json, or None."""
+    if not isinstance(data, dict) or not isinstance(data.get("metrics"), dict):
+        return "it has no metrics object"
+    if not isinstance(data.get("not_applicable", {}), dict):
+        return "not_applicable is not an object"
+    m = data["metrics"]
+    a = m.get("active_dims")
+    if a is not None and not (isinstance(a, dict) and isinstance(a.get("active"), int)):
+        return "metrics.active_dims is not an object with an integer 'active'"
+    c = m.get("categorical_agreement")
+    if c is not None and not (isinstance(c, list) and all(isinstance(x, dict) and _num(x.get("nmi"))
+                                                          and _num(x.get("best_map_accuracy")) for x in c)):
+        return "metrics.categorical_agreement is not a list of {nmi, best_map_accuracy}"
+    for name, v in m.items():
+        if name not in ("active_dims", "categorical_agreement") and not (
+                isinstance(v, dict) and all(_num(x) for x in v.values() if not isinstance(x, (list, dict)))):
+            return f"metrics.{name} is not an object of numbers"
+    return None
 
 
 def read_curves(run_dir: Path) -> dict[str, dict[str, Any]]:
@@ -144,7 +169,11 @@ def collect(root: Path) -> list[VAERun]:
         else:
             label = d.name
         metrics = files.read_jsonl(d / "metrics.jsonl")
-        run = VAERun(label=label, name=d.name, directory=d, config=read_yaml(d / "config.yaml"),
+        config = read_yaml(d / "config.yaml")
+        bad = [k for k in ("data", "model", "objective", "train", "meta") if k in config and not isinstance(config[k], dict)]
+        if bad:
+            raise RunDirError(f"{d / 'config.yaml'} is corrupt: {bad[0]} is not a mapping of settings")
+        run = VAERun(label=label, name=d.name, directory=d, config=config,
                      last_metrics=metrics[-1] if metrics else None, complete=(d / COMPLETE).is_file(),
                      figures=sorted((d / "figures").glob("*.png")) if (d / "figures").is_dir() else [],
                      codes=read_codes(d), curves=read_curves(d))
@@ -164,7 +193,8 @@ def study_of(root: Path, runs: list[VAERun]) -> Study:
     """The study of a report: ``root/study.yaml``'s name, else the one name in the runs' ``meta.study``."""
     name = read_yaml(Path(root) / "study.yaml").get("name")
     if not name:
-        named = {(r.config.get("meta") or {}).get("study") for r in runs} - {None}
+        metas = [r.config.get("meta") for r in runs]
+        named = {m.get("study") for m in metas if isinstance(m, dict)} - {None}
         name = named.pop() if len(named) == 1 else None
     return get_study(name if isinstance(name, str) else None)
 
