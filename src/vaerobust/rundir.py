@@ -50,7 +50,7 @@ __all__ = [
     "is_complete", "load_classifier", "load_train_state", "load_vae", "load_weights",
     "mark_complete", "read_config", "read_curve", "read_meta", "read_model_json", "read_summary",
     "require_complete", "resolve_device", "save_weights", "torch_save", "write_config", "JudgeEval", "read_judge_eval",
-    "read_saved",
+    "read_run_config", "read_saved",
 ]
 
 
@@ -131,6 +131,13 @@ def read_config(path: Path | str, cls: type[C]) -> C:
         return from_dict(cls, upgrade_legacy(cls, data))
     except UserError as e:
         raise RunDirError(f"{path} does not hold valid settings ({e})") from None
+
+
+def read_run_config(run_dir: Path | str) -> Any:
+    """The settings a VAE run folder was trained with (its ``config.yaml`` as a RunConfig)."""
+    from vaerobust.config import RunConfig
+
+    return read_config(Path(run_dir), RunConfig)
 
 
 # --------------------------------------------------------------------------- the settings guard

@@ -41,7 +41,6 @@ from vaerobust.attacks.pairs import make_pairs, parse_pairs, row_noise, sample_r
 from vaerobust.config import (
     AttackConfig,
     DataConfig,
-    RunConfig,
     SweepConfig,
     apply_overrides,
     load_study,
@@ -63,17 +62,12 @@ from vaerobust.rundir import (
     load_classifier,
     load_vae,
     mark_complete,
-    read_config,
     read_summary,
 )
+from vaerobust.rundir import read_run_config as run_config_of  # the VAE run's settings
 
 RESULT_COLUMNS = ("adv_pred", *DISTANCE_COLUMNS)
 SAMPLE_KEYS = ("row", "x_src", "x_tgt", "x_adv", "recon_adv", "recon_src")
-
-
-def run_config_of(run_dir: str | Path) -> RunConfig:
-    """The settings a VAE run folder was trained with."""
-    return read_config(Path(run_dir), RunConfig)
 
 
 def check_judge_fits(vae: Any, judge: Any, judge_dir: Path, vae_dir: Path, classes: Sequence[int]) -> None:

@@ -31,8 +31,8 @@ from vaerobust.metrics.disentanglement import DISENTANGLEMENT, GridSampler, eval
 from vaerobust.metrics.disentanglement.codes import active_dims, categorical_agreement
 from vaerobust.models.divergences import kl_gaussian_per_dim
 from vaerobust.models.encoding import GridCodes, encode_all
-from vaerobust.pipelines.attack import run_config_of
 from vaerobust.rundir import folder_lock, is_complete, load_vae
+from vaerobust.rundir import read_run_config as run_config_of  # the VAE run's settings
 
 CODE_METRICS = ("categorical_agreement", "active_dims")
 

@@ -28,13 +28,14 @@ from vaerobust.config import AttackConfig, DataConfig, SweepConfig, apply_overri
 from vaerobust.data import dataset_info
 from vaerobust.errors import ConfigError
 from vaerobust.metrics.auddc import LOG_KEYS, SWEEP_KEYS, point_from_means, summarise_curve
-from vaerobust.pipelines.attack import attack_sweep, resolve_attack, run_config_of
+from vaerobust.pipelines.attack import attack_sweep, resolve_attack
 from vaerobust.rundir import (
     CurveRecord,
     already_done,
     claim,
     mark_complete,
     read_curve,
+    read_run_config,
     read_summary,
 )
 
@@ -114,7 +115,7 @@ def strength_sweep(
     if not values:
         raise ConfigError("strength_sweep: no grid values")
     ATTACKS.get(attack.name)  # an unknown attack fails here, before anything is written
-    data = data or run_config_of(Path(vae_dir)).data
+    data = data or read_run_config(vae_dir).data
     sweep = sweep.resolved(dataset_info(data).classes)
     values = sorted(float(v) for v in values)
     points_cfg = [apply_overrides(attack, {key: int(v) if key == "steps" else v}) for v in values]  # range checks
