@@ -186,7 +186,8 @@ def ensure_same_settings(saved: Path | str, requested: Any, what: str, ignore: t
     diff = diff_keys(a, b)
     if diff:
         shown = ", ".join(d.lstrip(".") or "(all)" for d in diff[:5]) + (" ..." if len(diff) > 5 else "")
-        raise ConfigError(f"{saved.parent} holds a {what} made with other settings ({shown}); "
+        article = "an" if what[:1].lower() in "aeiou" else "a"
+        raise ConfigError(f"{saved.parent} holds {article} {what} made with other settings ({shown}); "
                           "use another output folder or delete that one")
 
 
