@@ -14,6 +14,7 @@ import errno
 import functools
 import logging
 import math
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -233,11 +234,9 @@ def main() -> None:
         typer.echo(f"error: {' '.join(str(e).split())}", err=True)
         sys.exit(2)
     except (CommandInterrupted, Interrupted) as e:
-        typer.echo(f"interrupted: {e}", err=True)
-        sys.exit(130)
+        _exit_interrupted(f"interrupted: {e}")
     except (KeyboardInterrupt, typer.Abort):
-        typer.echo("interrupted: files already written are complete; run the same command to resume", err=True)
-        sys.exit(130)
+        _exit_interrupted("interrupted: files already written are complete; run the same command to resume")
     except OSError as e:
         if e.errno in USER_OS_ERRORS and (e.filename or e.strerror):
             typer.echo(f"error: {e.strerror or e.__class__.__name__}: {e.filename or ''}".rstrip(": "), err=True)
@@ -256,8 +255,22 @@ def main() -> None:
         raise
     if isinstance(code, int) and code:  # typer returns the code of an interruption outside a command (130)
         if code == 130:
-            typer.echo("interrupted", err=True)
+            _exit_interrupted("interrupted: nothing was started; run the command again")
         sys.exit(code)
+
+
+def _exit_interrupted(message: str) -> None:
+    """Say where the command stopped and exit with 130, always.
+
+    Everything is cleaned up by now (locks released, files complete). ``os._exit`` because a
+    signal that landed while a library ran code through CPython's ``PyRun_*`` API (during an
+    import) leaves CPython's "unhandled KeyboardInterrupt" flag set, and it would then kill the
+    process with SIGINT at exit (-2 to a parent process) instead of exiting with 130.
+    """
+    typer.echo(message, err=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(130)
 
 
 if __name__ == "__main__":
