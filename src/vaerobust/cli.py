@@ -26,6 +26,8 @@ import typer
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Train, attack and measure (disentangled) VAEs.")
 data_app = typer.Typer(no_args_is_help=True, help="Datasets: fetch and cache.")
 app.add_typer(data_app, name="data")
+study_app = typer.Typer(no_args_is_help=True, help="Studies: many runs (models x a grid of settings) on a backend.")
+app.add_typer(study_app, name="study")
 
 
 
@@ -212,6 +214,48 @@ def reproduce(
     from vaerobust.pipelines import reproduce as pipeline
 
     pipeline.run(study, out, quick=quick, overrides=set_, device=device, progress=progress, echo=typer.echo)
+
+
+@study_app.command("run")
+@command
+def study_run(
+    study: str = typer.Argument(..., help="A study preset name or YAML file (with models, grid, attacks, steps)."),
+    out: Optional[Path] = typer.Option(None, help="Study folder (default runs/STUDY)."),
+    backend: str = typer.Option("local", help="Where jobs run: local (a process pool on this machine)."),
+    workers: Optional[int] = typer.Option(None, help="Jobs at a time (local: processes; default 1)."),
+    quick: bool = typer.Option(False, help="Use the study's --quick budgets."),
+    set_: List[str] = typer.Option([], "--set", help="e.g. --set 'grid={train.seed: [0, 1, 2]}'"),
+    retry_failed: bool = typer.Option(False, help="Run the failed jobs again (they are skipped otherwise)."),
+    device: str = typer.Option("auto", help=DEVICE_HELP),
+    progress: bool = typer.Option(True),
+) -> None:
+    """Run every job of a study; finished jobs are skipped, partial ones resume, a failing one never stops the rest."""
+    from vaerobust.pipelines import study as pipeline
+
+    out = out or Path("runs") / (Path(study).stem + ("-quick" if quick else ""))
+    counts = pipeline.run(study, out, backend=backend, workers=workers, quick=quick, overrides=set_,
+                          retry_failed=retry_failed, device=device, progress=progress, echo=typer.echo)
+    if counts.get("failed") or counts.get("blocked"):
+        sys.exit(1)
+
+
+@study_app.command("status")
+@command
+def study_status(out: Path = typer.Argument(..., help="A study folder.")) -> None:
+    """A table of the study's jobs: state, progress, wall time, error."""
+    from vaerobust.pipelines import study as pipeline
+
+    typer.echo(pipeline.status_table(pipeline.status(out)))
+
+
+@study_app.command("collect")
+@command
+def study_collect(out: Path = typer.Argument(..., help="A study folder.")) -> None:
+    """Rebuild the study's tables (CSV and Parquet) from its job records alone."""
+    from vaerobust.pipelines import study as pipeline
+
+    for name, path in pipeline.collect(out).items():
+        typer.echo(f"{name}: {path}")
 
 
 #: OS errors about the user's machine (a full disk, a read-only or forbidden path), not bugs: one line.

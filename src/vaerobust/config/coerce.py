@@ -163,7 +163,7 @@ def validate(obj: Any) -> None:
         if not _finite(v):
             raise field_error(obj, f.name, v, null + (rng.text(kind) if rng else kind))
         if rng is not None:
-            items = v if isinstance(v, (list, tuple)) and rng.choices is None else [v]
+            items = list(v) if isinstance(v, (list, tuple)) else [v]
             if not all(rng.ok(x) for x in items):
                 raise field_error(obj, f.name, v, null + rng.text(kind))
 

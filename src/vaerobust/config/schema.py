@@ -312,11 +312,31 @@ class StudyConfig(Checked):
     attack: AttackConfig = field(default_factory=AttackConfig)
     sweep: SweepConfig = field(default_factory=SweepConfig)
     quick: dict[str, Any] = field(default_factory=dict)
+    #: ``vaerobust study``: every model runs once per point of this grid of dotted keys (e.g.
+    #: ``{"train.seed": [0, 1, 2]}``; keys under data/model/objective/train set the model's run,
+    #: ``judge.*`` its judge, ``attack.*`` / ``sweep.*`` every attack of the job)
+    grid: dict[str, list[Any]] = field(default_factory=dict)
+    #: named attack sweeps of each job: name -> dotted overrides of ``attack`` / ``sweep``
+    #: (``{}``: the study's attack as it is); empty: one sweep named after ``attack.name``
+    attacks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: what each job of ``vaerobust study`` runs, in order
+    steps: tuple[str, ...] = setting(("train", "evaluate", "attack"), choices=("train", "evaluate", "attack"))
+    #: ``evaluate`` step: metric names and the factor metrics' sizes (null: each metric's default)
+    evaluate: dict[str, Any] = field(default_factory=lambda: {"metrics": "all", "num_train": None, "num_test": None})
 
     def check(self) -> None:
         for name, ov in self.models.items():
             if not isinstance(ov, dict):
                 self.fail("models", f"a mapping of model name -> dotted overrides; models.{name} is {ov!r}")
+        for key, values in self.grid.items():
+            if not isinstance(values, list) or not values:
+                self.fail("grid", f"a mapping of dotted key -> non-empty list of values; grid.{key} is {values!r}")
+        for name, ov in self.attacks.items():
+            if not isinstance(ov, dict) or not all(str(k).startswith(("attack.", "sweep.")) for k in ov):
+                self.fail("attacks", f"a mapping of sweep name -> attack.* / sweep.* overrides; attacks.{name} is "
+                          f"{ov!r}")
+        if "train" not in self.steps and self.steps:
+            self.fail("steps", "a list that starts with train (evaluate and attack need the trained model)")
 
     def run_config(self, model: str) -> RunConfig:
         """The resolved RunConfig of one of the study's models."""

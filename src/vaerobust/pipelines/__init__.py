@@ -12,7 +12,12 @@ command                           module
 ``vaerobust evaluate``            :mod:`vaerobust.pipelines.evaluate`
 ``vaerobust report``              :mod:`vaerobust.pipelines.report`
 ``vaerobust reproduce``           :mod:`vaerobust.pipelines.reproduce`
+``vaerobust study run``           :mod:`vaerobust.pipelines.study` (``run``)
+``vaerobust study status``        :mod:`vaerobust.pipelines.study` (``status``)
+``vaerobust study collect``       :mod:`vaerobust.pipelines.study` (``collect``)
 ================================  ======================================
+
+A study's jobs run :func:`vaerobust.pipelines.job.run_job` on a backend (:mod:`vaerobust.backends`).
 
 Each module has the ``run(...)`` that its command calls; the recipes that do the work are
 also functions for library use (``train_vae``, ``train_classifier``, ``attack_sweep``,

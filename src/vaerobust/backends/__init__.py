@@ -1,0 +1,36 @@
+"""Where the jobs of a study run: one job function, several executors (registered in :data:`BACKENDS`).
+
+A backend receives job folders and a job function ``fn(job_dir) -> dict`` (a module-level
+function, so it can be sent to another process or machine) and calls ``on_result(result)``
+once per job as it ends. It knows nothing of what a job does: the study recipe
+(:mod:`vaerobust.pipelines.study`) chooses the function.
+
+- ``local`` (:mod:`.local`): a process pool on this machine, torch threads per worker chosen
+  so that workers x threads never exceed the cores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from vaerobust.backends.local import LocalBackend
+from vaerobust.registry import Registry
+
+JobFn = Callable[[str], dict[str, Any]]
+
+
+class Backend(Protocol):
+    def run(self, jobs: Sequence[str], fn: JobFn, on_result: Callable[[dict[str, Any]], None]) -> None: ...
+
+
+BACKENDS: Registry[type] = Registry("backend")
+BACKENDS.register("local")(LocalBackend)
+
+
+def build_backend(name: str, workers: int | None = None, **options: Any) -> Backend:
+    """The backend ``name`` (an unknown name lists the known ones)."""
+    return BACKENDS.get(name)(workers=workers, **options)
+
+
+__all__ = ["BACKENDS", "Backend", "JobFn", "LocalBackend", "build_backend"]

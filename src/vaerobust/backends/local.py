@@ -1,0 +1,103 @@
+"""The local backend: a pool of worker processes on this machine.
+
+``workers`` processes (default 1) each run one job at a time, with ``torch`` limited to
+``max(1, cores // workers)`` threads so that workers x threads never exceed the cores (the
+cores this process may use: ``os.sched_getaffinity``). Workers are started with ``spawn``
+(no fork of a process that holds torch threads). A worker that dies (a crash, the OOM killer)
+fails its job with that reason; the other jobs go on. Ctrl-C stops the pool: each job's own
+handler saves what it can, and the study resumes when run again.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+from vaerobust.errors import ConfigError
+
+
+def available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def _init_worker(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+
+
+class LocalBackend:
+    """Run jobs in ``workers`` processes of this machine (see the module docstring)."""
+
+    def __init__(self, workers: int | None = None, **options: Any) -> None:
+        if options:
+            raise ConfigError(f"the local backend has no option {sorted(options)[0]!r}")
+        self.cores = available_cores()
+        self.workers = 1 if workers is None else int(workers)
+        if self.workers < 1:
+            raise ConfigError(f"--workers {self.workers}: expected an integer >= 1")
+        self.threads = max(1, self.cores // self.workers)
+
+    def _pool(self, n_jobs: int) -> ProcessPoolExecutor:
+        ctx = multiprocessing.get_context("spawn")
+        return ProcessPoolExecutor(max_workers=max(1, min(self.workers, n_jobs)), mp_context=ctx,
+                                   initializer=_init_worker, initargs=(self.threads,))
+
+    def describe(self) -> str:
+        return f"local: {self.workers} worker(s) x {self.threads} torch thread(s) on {self.cores} core(s)"
+
+    def run(self, jobs: Sequence[str], fn: Callable[[str], dict[str, Any]],
+            on_result: Callable[[dict[str, Any]], None]) -> None:
+        if not jobs:
+            return
+        pool = self._pool(len(jobs))
+        pending: dict[Future, str] = {}
+        try:
+            queue = list(jobs)
+            while queue and len(pending) < self.workers:
+                job = queue.pop(0)
+                pending[pool.submit(fn, job)] = job
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for f in done:
+                    job = pending.pop(f)
+                    try:
+                        result = f.result()
+                    except BrokenProcessPool as e:  # a worker died: its pool is gone, start another
+                        result = {"job": job, "state": "failed",
+                                  "error": f"the worker process ended abnormally ({e or 'killed'})"}
+                        pool.shutdown(wait=False, cancel_futures=True)
+                        pool = self._pool(len(queue) + len(pending))
+                        for g, other in list(pending.items()):  # in flight on the dead pool: resubmit
+                            del pending[g]
+                            pending[pool.submit(fn, other)] = other
+                    except Exception as e:  # the function could not run at all (e.g. it cannot be pickled)
+                        result = {"job": job, "state": "failed", "error": f"{type(e).__name__}: {e}"}
+                    on_result(result)
+                    if queue:
+                        nxt = queue.pop(0)
+                        pending[pool.submit(fn, nxt)] = nxt
+        except KeyboardInterrupt:
+            # a signal sent to this process alone (a scheduler, `kill`): pass it on, so that every
+            # running job stops at its own safe point (a checkpoint) instead of running to its end
+            for proc in list(getattr(pool, "_processes", {}).values()):
+                try:
+                    os.kill(proc.pid, signal.SIGINT)
+                except (ProcessLookupError, PermissionError):
+                    pass
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+__all__ = ["LocalBackend", "available_cores"]

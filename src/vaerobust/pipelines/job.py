@@ -1,0 +1,181 @@
+"""One job of a study: the function every backend runs, in any process, from its folder alone.
+
+A job folder holds ``job.json`` (written by :mod:`vaerobust.pipelines.study` before the job
+runs: the job's resolved settings) and, as it runs, the run folders of its steps. Two kinds:
+
+- a **judge job** (``judges/<id>/``): trains the judge classifier into ``judge/``;
+- a **model job** (``jobs/<id>/``): ``train`` the VAE into ``model/``, ``evaluate`` its latent
+  codes, ``attack`` it with each named sweep into ``model/attacks/<name>/``; then writes the
+  job's **result record** ``result.json`` (settings, robustness with counts, disentanglement,
+  reconstruction quality, timings, provenance) from which ``vaerobust study collect``
+  rebuilds every table without any checkpoint.
+
+:func:`run_job` never raises for a failing job: the error goes to ``error.json`` (one line)
+and ``traceback.txt``, and the result says ``failed``. Every step resumes (training from its
+last checkpoint, an attack sweep from its saved batches), so running a job again continues it;
+a finished job (``result.json``) is not run again.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import platform
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from vaerobust import __version__, files
+from vaerobust.config import AttackConfig, JudgeConfig, RunConfig, SweepConfig, from_dict
+from vaerobust.data import load_dataset
+from vaerobust.errors import UserError
+from vaerobust.rundir import read_judge_eval, read_meta, read_summary
+
+JOB = "job.json"
+RESULT = "result.json"
+ERROR = "error.json"
+TRACEBACK = "traceback.txt"
+
+
+def run_job(job_dir: str) -> dict[str, Any]:
+    """Run the job in ``job_dir`` (judge or model); returns ``{"job", "state", "seconds", "error"}``."""
+    folder = Path(job_dir)
+    t0 = time.perf_counter()
+    spec: dict[str, Any] = {}
+    try:
+        spec = files.read_json(folder / JOB)
+        if (folder / RESULT).is_file():
+            return {"job": spec.get("id", folder.name), "state": "done", "seconds": 0.0, "skipped": True}
+        (_judge_job if spec["kind"] == "judge" else _model_job)(folder, spec)
+    except KeyboardInterrupt:
+        return {"job": spec.get("id", folder.name), "state": "interrupted", "seconds": time.perf_counter() - t0}
+    except BaseException as e:  # a failing job must never stop the study: keep its error, report it
+        line = " ".join(str(e).split()) or type(e).__name__
+        kind = "user error" if isinstance(e, UserError) else "bug or environment"
+        try:
+            files.write_json(folder / ERROR, {"type": type(e).__name__, "kind": kind, "message": line,
+                                              "when": _now()})
+            files.write_text(folder / TRACEBACK, traceback.format_exc())
+        except Exception:  # noqa: BLE001 - the error is still returned to the study below
+            pass
+        return {"job": spec.get("id", folder.name), "state": "failed", "seconds": time.perf_counter() - t0,
+                "error": f"{type(e).__name__}: {line}"}
+    (folder / ERROR).unlink(missing_ok=True)
+    return {"job": spec["id"], "state": "done", "seconds": time.perf_counter() - t0}
+
+
+def _now() -> str:
+    return _dt.datetime.now().isoformat(timespec="seconds")
+
+
+def _device(spec: dict[str, Any]) -> str:
+    from vaerobust.devices import resolve_device
+
+    return str(resolve_device(str(spec.get("device", "auto"))))
+
+
+def _judge_job(folder: Path, spec: dict[str, Any]) -> None:
+    from vaerobust.pipelines.train_classifier import train_classifier
+
+    cfg = from_dict(JudgeConfig, spec["judge"], prefix="judge")
+    t0 = time.perf_counter()
+    train_classifier(cfg, folder / "judge", device=_device(spec), progress=False)
+    ev = read_judge_eval(folder / "judge")
+    files.write_json(folder / RESULT, {"id": spec["id"], "kind": "judge", "judge": spec["judge"],
+                                       "test_accuracy": ev.test_accuracy, "n_test": ev.n_test, "steps": ev.steps,
+                                       "seconds": time.perf_counter() - t0, "provenance": _provenance(spec)})
+
+
+def _model_job(folder: Path, spec: dict[str, Any]) -> None:
+    from vaerobust.pipelines.attack import attack_sweep
+    from vaerobust.pipelines.evaluate import evaluate_run
+    from vaerobust.pipelines.train import train_vae
+
+    run_cfg = from_dict(RunConfig, spec["run"], prefix="run")
+    model_dir, judge_dir = folder / "model", (folder / spec["judge_dir"]).resolve()
+    timings: dict[str, float] = {}
+    steps = spec["steps"]
+    if "train" in steps:
+        t = time.perf_counter()
+        train_vae(run_cfg, model_dir, device=_device(spec), progress=False,
+                  meta={"study": spec.get("study"), "model": spec["model"], "job": spec["id"]})
+        timings["train"] = time.perf_counter() - t
+    codes: dict[str, Any] = {}
+    if "evaluate" in steps:
+        t = time.perf_counter()
+        ev = spec.get("evaluate") or {}
+        sizes = {k: ev[k] for k in ("num_train", "num_test") if ev.get(k) is not None}
+        path = model_dir / "metrics" / "disentanglement.json"
+        if not path.is_file():
+            evaluate_run(model_dir, ev.get("metrics", "all"), device=_device(spec), sizes=sizes or None)
+        codes = files.read_json(path)
+        timings["evaluate"] = time.perf_counter() - t
+    robustness: dict[str, Any] = {}
+    if "attack" in steps:
+        for name in spec["attacks"]:
+            t = time.perf_counter()
+            acfg = from_dict(AttackConfig, spec[f"attack:{name}"], prefix=f"attack:{name}")
+            scfg = from_dict(SweepConfig, spec[f"sweep:{name}"], prefix=f"sweep:{name}")
+            out = model_dir / "attacks" / name
+            attack_sweep(model_dir, judge_dir, out, acfg, scfg, device=_device(spec), progress=False,
+                         data=run_cfg.data)
+            robustness[name] = _robustness(read_summary(out))
+            timings[f"attack:{name}"] = time.perf_counter() - t
+    record = {
+        "id": spec["id"], "kind": "model", "study": spec.get("study"), "model": spec["model"], "grid": spec["grid"],
+        "settings": {"run": spec["run"], "judge": spec["judge_id"],
+                     "attacks": {n: {"attack": spec[f"attack:{n}"], "sweep": spec[f"sweep:{n}"]} for n in spec["attacks"]}},
+        "judge": {"id": spec["judge_id"], "test_accuracy": read_judge_eval(judge_dir).test_accuracy},
+        "robustness": robustness,
+        "disentanglement": codes.get("metrics", {}),
+        "not_applicable": codes.get("not_applicable", {}),
+        "reconstruction": _reconstruction(model_dir, run_cfg, _device(spec)),
+        "timings": timings,
+        "provenance": {**_provenance(spec), "train_data_sha256": read_meta(model_dir).get("data_sha256"),
+                       "test_data_sha256": next((r["test_data_sha256"] for r in robustness.values()), None)},
+    }
+    files.write_json(folder / RESULT, record)
+
+
+def _robustness(s: Any) -> dict[str, Any]:
+    """What a record keeps of an attack sweep: per measure the overall mean with its interval and the
+    per-pair hits and counts (so that tables and intervals can be rebuilt without examples.csv)."""
+    res = s.results
+    return {
+        "ignore": s.overall("ignore"), "target": s.overall("target"),
+        "n_pairs_formed": s.n_pairs_formed, "n_attacked": s.n_attacked, "clean_recon_accuracy": s.clean_recon_accuracy,
+        "classes": res["classes"], "n_kept": res["n_kept"], "n_pairs_total": res["n_pairs_total"],
+        "hits_ignore": res["ignore"]["hits"], "hits_target": res["target"]["hits"],
+        "seconds": s.seconds, "encoder_evaluations": s.encoder_evaluations, "image_steps": s.image_steps,
+        "warnings": s.warnings, "test_data_sha256": s.data_sha256, "device": s.device,
+    }
+
+
+@torch.no_grad()
+def _reconstruction(model_dir: Path, cfg: RunConfig, device: str) -> dict[str, float]:
+    """Reconstruction quality on the test split: Bernoulli NLL per image (nats) and MSE per pixel."""
+    from vaerobust.devices import resolve_device
+    from vaerobust.rundir import load_vae
+
+    dev = resolve_device(device)
+    vae = load_vae(model_dir, dev)
+    x, _ = load_dataset(cfg.data, "test")
+    nll, se, n, pixels = 0.0, 0.0, 0, 0
+    for i in range(0, x.shape[0], 1024):
+        xb = x[i : i + 1024].to(dev)
+        logits = vae.decoder(vae.encode(xb).mode())
+        nll += float(torch.nn.functional.binary_cross_entropy_with_logits(logits, xb, reduction="sum"))
+        se += float((torch.sigmoid(logits) - xb).pow(2).sum())
+        n += xb.shape[0]
+        pixels += xb.numel()
+    return {"test_nll_per_image": nll / n, "test_mse_per_pixel": se / pixels, "n_test": n}
+
+
+def _provenance(spec: dict[str, Any]) -> dict[str, Any]:
+    return {"version": __version__, "torch": torch.__version__, "python": platform.python_version(),
+            "host": platform.node(), "device": _device(spec), "finished": _now()}
+
+
+__all__ = ["ERROR", "JOB", "RESULT", "TRACEBACK", "run_job"]

@@ -1,0 +1,424 @@
+"""``vaerobust study run | status | collect``: many runs (models x a grid of settings) on a backend.
+
+Layout of ``out``::
+
+    study.yaml                 the resolved study (guarded: another study in the folder is refused)
+    judges/<judge id>/         job.json, judge/ (the run), result.json | error.json + traceback.txt
+    jobs/<job id>/             job.json, model/ (the VAE run, its metrics/ and attacks/<name>/),
+                               result.json | error.json + traceback.txt
+    tables/results.csv|.parquet  one tidy row per (job, attack sweep), built from the records alone
+
+Recipe of ``run`` (:func:`run`): resolve the study; expand it into judge jobs and model jobs
+(:func:`expand`: every model x every point of ``grid``; a stable id per job, from the model's
+name and its grid values); write each job's ``job.json`` before anything runs (a job folder
+made with other settings is refused); run the judges, then the models whose judge finished,
+on the backend; print one line per job that ends and a progress bar with an ETA. A finished
+job (``result.json``) is skipped, a partial one resumes, a failed one is skipped unless
+``--retry-failed``; a failing job never stops the others.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from vaerobust import files
+from vaerobust.backends import build_backend
+from vaerobust.config import (
+    StudyConfig,
+    apply_overrides,
+    dump_yaml,
+    load_study,
+    to_dict,
+)
+from vaerobust.data import dataset_info
+from vaerobust.errors import ConfigError, Interrupted, RunDirError
+from vaerobust.pipelines.job import ERROR, JOB, RESULT, run_job
+from vaerobust.progress import progress_bar
+from vaerobust.rundir import ensure_same_settings, folder_lock, read_config, read_saved
+
+RUN_SECTIONS = ("data", "model", "objective", "train")
+
+
+# --------------------------------------------------------------------------- expanding a study
+
+
+@dataclass(frozen=True)
+class Job:
+    """One job: its id, folder (relative to the study), kind and resolved settings."""
+
+    id: str
+    kind: str  # "judge" or "model"
+    folder: str
+    spec: dict[str, Any]
+    settings: dict[str, Any]  # what the folder's job.json is compared on (dataclasses and plain values)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.=+-]+", "_", text).strip("_")
+
+
+def _value_text(v: Any) -> str:
+    if isinstance(v, float):
+        return format(v, "g")
+    return json.dumps(v, separators=(",", ":")) if isinstance(v, (list, dict)) else str(v)
+
+
+def job_id(model: str, point: dict[str, Any]) -> str:
+    """``entangled__train.seed=3`` (grid values in key order); stable across runs of the same study."""
+    return "__".join([_slug(model), *(_slug(f"{k}={_value_text(v)}") for k, v in point.items())])
+
+
+def _split(point: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Grid values by what they set: the model's run, its judge, its attacks and sweeps."""
+    out: dict[str, dict[str, Any]] = {"run": {}, "judge": {}, "attack": {}, "sweep": {}}
+    for key, value in point.items():
+        head = key.split(".", 1)[0]
+        if head in RUN_SECTIONS:
+            out["run"][key] = value
+        elif head in ("judge", "attack", "sweep") and "." in key:
+            out[head][key.split(".", 1)[1]] = value
+        else:
+            raise ConfigError(f"grid key {key!r}: expected a key under data, model, objective, train, judge, attack "
+                              "or sweep (e.g. train.seed)")
+    return out
+
+
+def expand(cfg: StudyConfig, device: str = "auto") -> tuple[list[Job], list[Job]]:
+    """The study's judge jobs and model jobs (module docstring). Every setting is checked here."""
+    if not cfg.models:
+        raise ConfigError(f"study {cfg.name!r} has no models")
+    keys = list(cfg.grid)
+    points = [dict(zip(keys, combo)) for combo in itertools.product(*(cfg.grid[k] for k in keys))] or [{}]
+    named = cfg.attacks or {cfg.attack.name: {}}
+    judges: dict[str, Job] = {}
+    models: list[Job] = []
+    for model in cfg.models:
+        for point in points:
+            parts = _split(point)
+            try:
+                run = apply_overrides(cfg.run_config(model), parts["run"])
+                judge = apply_overrides(cfg.judge, parts["judge"])
+            except ConfigError as e:
+                raise ConfigError(f"{job_id(model, point)}: {e}") from None
+            jid = "judge-" + hashlib.sha256(json.dumps(to_dict(judge), sort_keys=True).encode()).hexdigest()[:10]
+            judges.setdefault(jid, Job(jid, "judge", f"judges/{jid}", {
+                "id": jid, "kind": "judge", "study": cfg.name, "judge": to_dict(judge), "device": device},
+                {"id": jid, "kind": "judge", "judge": judge}))
+            if (run.data.name, run.data.image_size) != (judge.data.name, judge.data.image_size):
+                raise ConfigError(f"{job_id(model, point)}: the model trains on {run.data.name} but its judge on "
+                                  f"{judge.data.name}; the attacks need a judge of the model's data")
+            n_classes = dataset_info(run.data).classes
+            attacks: list[str] = []
+            settings: dict[str, Any] = {"run": run}
+            for name, ov in named.items():
+                try:
+                    acfg = apply_overrides(apply_overrides(cfg.attack, {k[7:]: v for k, v in ov.items()
+                                                                        if k.startswith("attack.")}), parts["attack"])
+                    scfg = apply_overrides(apply_overrides(cfg.sweep, {k[6:]: v for k, v in ov.items()
+                                                                       if k.startswith("sweep.")}), parts["sweep"])
+                except ConfigError as e:
+                    raise ConfigError(f"attacks.{name}: {e}") from None
+                acfg.check_sweepable()
+                scfg = scfg.resolved(n_classes)
+                attacks.append(_slug(name))
+                settings[f"attack:{_slug(name)}"], settings[f"sweep:{_slug(name)}"] = acfg, scfg
+            jid_model = job_id(model, point)
+            settings.update({"id": jid_model, "kind": "model", "model": model, "grid": point, "judge_id": jid,
+                             "attacks": attacks, "steps": list(cfg.steps), "evaluate": dict(cfg.evaluate)})
+            spec = {**{k: to_dict(v) for k, v in settings.items()}, "study": cfg.name,
+                    "judge_dir": f"../../judges/{jid}/judge", "device": device}
+            models.append(Job(jid_model, "model", f"jobs/{jid_model}", spec, settings))
+    ids = [j.id for j in models]
+    dup = sorted({i for i in ids if ids.count(i) > 1})
+    if dup:
+        raise ConfigError(f"grid values give the same job id twice ({dup[0]}); use values that print differently")
+    return list(judges.values()), models
+
+
+def resolve(study: str | StudyConfig, quick: bool = False, overrides: Sequence[str] = ()) -> StudyConfig:
+    cfg = load_study(study, quick=quick) if isinstance(study, str) else study
+    return apply_overrides(cfg, overrides) if overrides else cfg
+
+
+def write_jobs(out: Path, cfg: StudyConfig, judges: list[Job], models: list[Job]) -> None:
+    """Write study.yaml and every job.json (each compared with what its folder already holds)."""
+    ensure_same_settings(out / "study.yaml", cfg, "study", ignore=("meta", "quick"))
+    for job in [*judges, *models]:
+        ensure_same_settings(out / job.folder / JOB, job.settings, f"study job {job.id!r}")
+    text = dump_yaml(cfg)
+    if not (out / "study.yaml").is_file() or (out / "study.yaml").read_text() != text:
+        files.write_text(out / "study.yaml", text)
+    for job in [*judges, *models]:
+        path = out / job.folder / JOB
+        if not path.is_file() or files.read_json(path) != json.loads(files.dumps_json(job.spec)):
+            files.write_json(path, job.spec)
+
+
+# --------------------------------------------------------------------------- the state of jobs
+
+
+@dataclass
+class JobState:
+    id: str
+    kind: str
+    state: str  # done | failed | running | partial | pending
+    progress: str
+    seconds: float | None
+    error: str | None
+
+
+def _locked(folder: Path) -> bool:
+    """Whether a process holds the lock of ``folder`` (or of the run folders under it) now."""
+    import fcntl
+    import os
+
+    for lock in [folder / files.LOCK_NAME, *folder.glob(f"*/{files.LOCK_NAME}"), *folder.glob(f"*/*/*/{files.LOCK_NAME}")]:
+        if not lock.is_file():
+            continue
+        fd = os.open(lock, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        except OSError:
+            return True
+        finally:
+            os.close(fd)
+    return False
+
+
+def job_state(out: Path, job: Job) -> JobState:
+    folder = out / job.folder
+    if (folder / RESULT).is_file():
+        rec = read_saved(folder / RESULT)
+        secs = rec.get("seconds") if job.kind == "judge" else sum((rec.get("timings") or {}).values())
+        return JobState(job.id, job.kind, "done", "finished", secs, None)
+    run = folder / ("judge" if job.kind == "judge" else "model")
+    progress = _progress_text(job, run)
+    if _locked(folder):
+        return JobState(job.id, job.kind, "running", progress, None, None)
+    if (folder / ERROR).is_file():
+        err = read_saved(folder / ERROR)
+        return JobState(job.id, job.kind, "failed", progress, None, f"{err.get('type')}: {err.get('message')}")
+    return JobState(job.id, job.kind, "partial" if run.exists() else "pending", progress, None, None)
+
+
+def _progress_text(job: Job, run: Path) -> str:
+    if job.kind == "judge":
+        return "judge trained" if (run / "complete.json").is_file() else "training the judge"
+    steps = job.spec["run"]["train"]["steps"]
+    rows = files.read_jsonl(run / "metrics.jsonl")
+    if not (run / "complete.json").is_file():
+        return f"train {rows[-1]['step'] if rows else 0}/{steps}"
+    names = list(job.spec["attacks"])  # the names of the job's attack sweeps
+    done = [n for n in names if (run / "attacks" / n / "complete.json").is_file()]
+    partial = [len(list((run / "attacks" / n / "partial").glob("batch-*.npz"))) for n in names if n not in done]
+    text = f"trained; attacks {len(done)}/{len(names)}"
+    return text + (f" (+{partial[0]} batches)" if partial and partial[0] else "")
+
+
+# --------------------------------------------------------------------------- run
+
+
+def run(study: str | StudyConfig, out: str | Path, backend: str = "local", workers: int | None = None,
+        quick: bool = False, overrides: Sequence[str] = (), retry_failed: bool = False, device: str = "auto",
+        progress: bool = True, echo: Callable[[str], None] = print) -> dict[str, int]:
+    """Run a study into ``out`` (module docstring); returns the count of jobs per final state."""
+    cfg = resolve(study, quick, overrides)
+    out = Path(out)
+    files.check_folder_path(out)
+    judges, models = expand(cfg, device)
+    ex = build_backend(backend, workers)
+    with folder_lock(out):
+        write_jobs(out, cfg, judges, models)
+        echo(f"study {cfg.name!r}: {len(judges)} judge job(s), {len(models)} model job(s) in {out} "
+             f"({ex.describe() if hasattr(ex, 'describe') else backend})")
+        counts: dict[str, int] = {}
+        all_jobs = [*judges, *models]
+        bar = progress_bar(len(all_jobs), 0, f"study {cfg.name}", progress)
+        t0 = time.perf_counter()
+
+        def todo(jobs: list[Job]) -> list[Job]:
+            keep = []
+            for j in jobs:
+                st = job_state(out, j)
+                if st.state == "done" or (st.state == "failed" and not retry_failed):
+                    counts[st.state] = counts.get(st.state, 0) + 1
+                    bar.update(1)
+                    echo(f"[{_n(counts)}/{len(all_jobs)}] {j.id}: {st.state}" + (f" (earlier: {st.error}; "
+                         "--retry-failed runs it again)" if st.state == "failed" else " (already finished)"))
+                elif st.state == "running":
+                    raise RunDirError(f"{out / j.folder} is being run by another process; wait for it or use "
+                                      "another --out")
+                else:
+                    keep.append(j)
+            return keep
+
+        def on_result(result: dict[str, Any]) -> None:
+            counts[result["state"]] = counts.get(result["state"], 0) + 1
+            bar.update(1)
+            line = f"[{_n(counts)}/{len(all_jobs)}] {result['job']}: {result['state']}"
+            if result.get("seconds"):
+                line += f" in {_fmt(result['seconds'])}"
+            if result.get("error"):
+                line += f": {result['error']}"
+            echo(line)
+
+        try:
+            ex.run([str(out / j.folder) for j in todo(judges)], run_job, on_result)
+            ready = {j.id for j in judges if job_state(out, j).state == "done"}
+            blocked = [j for j in models if j.spec["judge_id"] not in ready]
+            for j in blocked:
+                if job_state(out, j).state != "done":
+                    on_result({"job": j.id, "state": "blocked", "error": f"its judge {j.spec['judge_id']} did not finish"})
+            ex.run([str(out / j.folder) for j in todo([j for j in models if j not in blocked])], run_job, on_result)
+        except KeyboardInterrupt:
+            raise Interrupted(f"study {out} interrupted after {_n(counts)} of {len(all_jobs)} jobs; each job keeps "
+                              "what it finished: run the same command to resume") from None
+        finally:
+            bar.close()
+    echo(f"study {cfg.name!r}: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) +
+         f" in {_fmt(time.perf_counter() - t0)}; `vaerobust study status {out}` shows each job")
+    return counts
+
+
+def _n(counts: dict[str, int]) -> int:
+    return sum(counts.values())
+
+
+def _fmt(s: float) -> str:
+    return f"{s:.1f} s" if s < 60 else f"{s / 60:.1f} min" if s < 3600 else f"{s / 3600:.2f} h"
+
+
+# --------------------------------------------------------------------------- status
+
+
+def load(out: str | Path) -> tuple[StudyConfig, list[Job], list[Job]]:
+    """A study folder's settings and jobs (from its study.yaml)."""
+    out = Path(out)
+    if not (out / "study.yaml").is_file():
+        raise RunDirError(f"{out} holds no study (no study.yaml): run `vaerobust study run` first")
+    cfg = read_config(out / "study.yaml", StudyConfig)
+    judges, models = expand(cfg)
+    return cfg, judges, models
+
+
+def status(out: str | Path) -> list[JobState]:
+    """The state of every job of the study in ``out``."""
+    _, judges, models = load(out)
+    return [job_state(Path(out), j) for j in [*judges, *models]]
+
+
+def status_table(states: list[JobState]) -> str:
+    rows = [[s.id, s.state, s.progress, "" if s.seconds is None else _fmt(s.seconds), s.error or ""] for s in states]
+    header = ["job", "state", "progress", "wall time", "error"]
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(4)]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(header[:4], widths)) + "  " + header[4]]
+    lines += ["  ".join(str(c).ljust(w) for c, w in zip(r[:4], widths)) + "  " + r[4] for r in rows]
+    counts: dict[str, int] = {}
+    for s in states:
+        counts[s.state] = counts.get(s.state, 0) + 1
+    return "\n".join(lines + ["", ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))])
+
+
+# --------------------------------------------------------------------------- collect
+
+
+RESULT_COLUMNS = ["job", "model", "attack", "as_ignore", "as_ignore_low", "as_ignore_high", "as_target",
+                  "as_target_low", "as_target_high", "pairs", "n_attacked", "n_pairs_formed", "clean_recon_accuracy",
+                  "judge_accuracy", "test_nll_per_image", "test_mse_per_pixel", "train_seconds", "attack_seconds"]
+
+
+def records(out: str | Path) -> list[dict[str, Any]]:
+    """Every finished model job's result record (``jobs/*/result.json``), in job order."""
+    out = Path(out)
+    recs = []
+    for path in sorted((out / "jobs").glob(f"*/{RESULT}")):
+        rec = read_saved(path)
+        if not isinstance(rec, dict) or rec.get("kind") != "model" or not isinstance(rec.get("robustness"), dict):
+            raise RunDirError(f"{path} is corrupt: expected the result record of a model job")
+        recs.append(rec)
+    return recs
+
+
+def table(recs: list[dict[str, Any]]) -> pd.DataFrame:
+    """One tidy row per (job, attack sweep): grid values as columns, then the figures and measures."""
+    rows = []
+    grid_keys = sorted({k for r in recs for k in r.get("grid", {})})
+    for r in recs:
+        metrics = _flat_metrics(r.get("disentanglement") or {})
+        for name, rob in r["robustness"].items():
+            row: dict[str, Any] = {"job": r["id"], "model": r["model"], **{k: r["grid"].get(k) for k in grid_keys},
+                                   "attack": name}
+            for which in ("ignore", "target"):
+                o = rob[which]
+                row[f"as_{which}"], row[f"as_{which}_low"], row[f"as_{which}_high"] = o["mean"], o["ci_low"], o["ci_high"]
+            row.update({"pairs": rob["ignore"].get("pairs"), "n_attacked": rob["n_attacked"],
+                        "n_pairs_formed": rob["n_pairs_formed"], "clean_recon_accuracy": rob["clean_recon_accuracy"],
+                        "judge_accuracy": (r.get("judge") or {}).get("test_accuracy"),
+                        **{k: (r.get("reconstruction") or {}).get(k) for k in ("test_nll_per_image", "test_mse_per_pixel")},
+                        "train_seconds": (r.get("timings") or {}).get("train"),
+                        "attack_seconds": (r.get("timings") or {}).get(f"attack:{name}"), **metrics})
+            rows.append(row)
+    cols = ["job", "model", *grid_keys, *RESULT_COLUMNS[2:]]
+    df = pd.DataFrame(rows)
+    return df[[c for c in cols if c in df] + [c for c in df.columns if c not in cols]] if rows else pd.DataFrame(columns=cols)
+
+
+def _flat_metrics(m: dict[str, Any]) -> dict[str, float]:
+    """The headline numbers of the disentanglement measures, as ``metric.value`` columns."""
+    out: dict[str, float] = {}
+    for name, v in m.items():
+        if name == "active_dims" and isinstance(v, dict):
+            out["active_dims"] = v.get("active")
+        elif name == "categorical_agreement" and isinstance(v, list):
+            for j, a in enumerate(v):
+                out[f"cat{j}.nmi"], out[f"cat{j}.accuracy"] = a.get("nmi"), a.get("best_map_accuracy")
+        elif isinstance(v, dict):
+            for k, x in v.items():
+                if isinstance(x, (int, float)) and not isinstance(x, bool):
+                    out[f"{name}.{k}"] = x
+    return out
+
+
+def summary(df: pd.DataFrame, group: Sequence[str]) -> pd.DataFrame:
+    """Per group (model and attack, and grid keys other than seeds): the mean over its jobs, the
+    spread between them (standard deviation) and the number of jobs. The interval that includes
+    training comes with the seeds' bootstrap (not built yet): these are descriptive."""
+    figures = ["as_ignore", "as_target", "clean_recon_accuracy"]
+    g = df.groupby(list(group), dropna=False)[figures]
+    out = g.mean().add_suffix("_mean").join(g.std(ddof=1).add_suffix("_sd")).join(g.size().rename("jobs"))
+    return out.reset_index()
+
+
+def collect(out: str | Path) -> dict[str, Path]:
+    """Rebuild the study's tables from its records alone: ``tables/results.csv`` and ``.parquet`` (one
+    row per job and attack) and ``tables/summary.csv`` (per model and attack over the seeds)."""
+    out = Path(out)
+    cfg = read_config(out / "study.yaml", StudyConfig) if (out / "study.yaml").is_file() else None
+    recs = records(out)
+    if not recs:
+        raise RunDirError(f"no finished job under {out / 'jobs'}: nothing to collect (see `vaerobust study status`)")
+    df = table(recs)
+    seedless = [c for c in df.columns if c in (cfg.grid if cfg else {}) and not c.endswith(".seed")]
+    summ = summary(df, ["model", "attack", *seedless])
+    paths = {"results.csv": out / "tables" / "results.csv", "results.parquet": out / "tables" / "results.parquet",
+             "summary.csv": out / "tables" / "summary.csv"}
+    with folder_lock(out / "tables"):
+        files.write_text(paths["results.csv"], df.to_csv(index=False))
+        files.atomic_write(paths["results.parquet"], lambda f: df.to_parquet(f, index=False))
+        files.write_text(paths["summary.csv"], summ.to_csv(index=False))
+    return paths
+
+
+__all__ = ["Job", "JobState", "collect", "expand", "job_id", "load", "records", "run", "status", "status_table",
+           "summary", "table", "write_jobs"]

@@ -1,0 +1,198 @@
+"""``vaerobust study``: expanding a grid into jobs, the local backend, failures, resume, collect from records."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from vaerobust import files
+from vaerobust.backends import LocalBackend, build_backend
+from vaerobust.config import StudyConfig, from_dict
+from vaerobust.errors import ConfigError, UnknownNameError
+from vaerobust.pipelines import study
+
+TINY = {
+    "name": "tiny",
+    "base": {"data": {"name": "synthetic"}, "model": {"gaussian_dims": 4, "categorical": [10], "hidden": 16},
+             "objective": {"name": "elbo"},
+             "train": {"steps": 20, "batch_size": 16, "lr": 1e-3, "log_every": 10, "checkpoint_every": 10}},
+    "models": {"plain": {}, "joint": {"objective.name": "jointvae", "objective.capacity_steps": 20}},
+    "judge": {"data": {"name": "synthetic"}, "classifier": {"epochs": 1, "max_steps": 30}},
+    "attack": {"steps": 4}, "sweep": {"per_pair": 1, "pairs": "0-1,1-0,2-3"},
+    "grid": {"train.seed": [0, 1]},
+    "evaluate": {"metrics": "active_dims"},
+}
+
+
+def cfg(**changes: object) -> StudyConfig:
+    return from_dict(StudyConfig, {**TINY, **changes})
+
+
+def test_expand_gives_one_job_per_model_and_grid_point_with_stable_ids() -> None:
+    judges, models = study.expand(cfg())
+    assert [j.id for j in models] == ["plain__train.seed=0", "plain__train.seed=1", "joint__train.seed=0",
+                                      "joint__train.seed=1"]
+    assert len(judges) == 1 and all(m.spec["judge_id"] == judges[0].id for m in models)
+    assert [m.spec["run"]["train"]["seed"] for m in models] == [0, 1, 0, 1]
+    assert models[2].spec["run"]["objective"]["name"] == "jointvae"
+    assert [j.id for j in study.expand(cfg())[1]] == [j.id for j in models]  # stable
+    # a grid over the judge makes one judge per value; over the attack, it sets every sweep
+    judges2, models2 = study.expand(cfg(grid={"judge.classifier.seed": [0, 1], "attack.eps": [0.05]}))
+    assert len(judges2) == 2 and len(models2) == 4
+    assert {m.spec["attack:latent"]["eps"] for m in models2} == {0.05}
+    named = study.expand(cfg(attacks={"latent": {}, "output": {"attack.name": "output", "attack.lam": 10}}))[1][0]
+    assert named.spec["attacks"] == ["latent", "output"] and named.spec["attack:output"]["lam"] == 10.0
+
+
+@pytest.mark.parametrize("changes, match", [
+    ({"grid": {"trian.seed": [0]}}, "grid key 'trian.seed'"),
+    ({"grid": {"train.seed": [-1]}}, r"plain__train.seed=-1: train.seed = -1"),
+    ({"grid": {"train.seed": []}}, "non-empty list"),
+    ({"attacks": {"x": {"attack.eps": 2}}}, r"attacks.x: attack.eps = 2.0: expected a finite number in \[0, 1\]"),
+    ({"attacks": {"x": {"steps": 2}}}, "attack.\\* / sweep.\\* overrides"),
+    ({"steps": ["attack"]}, "starts with train"),
+    ({"models": {}}, "has no models"),
+])
+def test_bad_studies_fail_before_anything_runs(changes: dict, match: str, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=match):
+        study.run(cfg(**changes), tmp_path / "s", progress=False, echo=lambda s: None)
+    assert not (tmp_path / "s").exists()
+
+
+def test_the_local_backend_keeps_workers_x_threads_within_the_cores() -> None:
+    b = LocalBackend(workers=2)
+    assert b.workers * b.threads <= max(b.cores, 2) and b.threads >= 1
+    with pytest.raises(UnknownNameError, match="local"):
+        build_backend("nope")
+    with pytest.raises(ConfigError, match="--workers 0"):
+        LocalBackend(workers=0)
+
+
+def _die(job: str) -> dict:
+    if job.endswith("b"):
+        os._exit(3)  # the worker process dies
+    return {"job": job, "state": "done"}
+
+
+def test_a_dying_worker_fails_its_job_and_the_others_run() -> None:
+    results: list[dict] = []
+    LocalBackend(workers=1).run(["a", "b", "c"], _die, results.append)
+    by = {r["job"]: r for r in results}
+    assert by["a"]["state"] == by["c"]["state"] == "done"
+    assert by["b"]["state"] == "failed" and "ended abnormally" in by["b"]["error"]
+
+
+@pytest.fixture(scope="module")
+def ran(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str], dict]:
+    """The tiny study, with one model whose training diverges (lr 1e30): it fails, the others finish."""
+    out = tmp_path_factory.mktemp("study") / "s"
+    os.environ["VAEROBUST_CACHE"] = str(out.parent / "_cache")
+    spec = cfg(models={**TINY["models"], "bad": {"train.lr": 1e30}})
+    lines: list[str] = []
+    counts = study.run(spec, out, workers=2, device="cpu", progress=False, echo=lines.append)
+    return out, lines, counts
+
+
+def test_a_failing_job_never_stops_the_study(ran: tuple[Path, list[str], dict]) -> None:
+    out, lines, counts = ran
+    assert counts == {"done": 5, "failed": 2}
+    bad = out / "jobs" / "bad__train.seed=0"
+    err = files.read_json(bad / "error.json")
+    assert err["type"] == "TrainingDiverged" and "not finite" in err["message"]
+    assert "Traceback" in (bad / "traceback.txt").read_text()
+    assert not (bad / "result.json").exists()
+    assert any("bad__train.seed=1: failed" in ln and "TrainingDiverged" in ln for ln in lines)
+    states = {s.id: s for s in study.status(out)}
+    assert states["bad__train.seed=0"].state == "failed" and "not finite" in (states["bad__train.seed=0"].error or "")
+    assert states["plain__train.seed=1"].state == "done"
+    assert "2 failed" in study.status_table(list(states.values()))
+
+
+def test_records_hold_what_collect_needs(ran: tuple[Path, list[str], dict]) -> None:
+    out, _, _ = ran
+    rec = files.read_json(out / "jobs" / "joint__train.seed=1" / "result.json")
+    assert rec["model"] == "joint" and rec["grid"] == {"train.seed": 1}
+    rob = rec["robustness"]["latent"]
+    assert rob["n_pairs_formed"] == 3 and set(rob["ignore"]) >= {"mean", "ci_low", "ci_high", "pairs"}
+    assert sum(map(sum, rob["n_kept"])) == rob["n_attacked"]
+    assert rec["disentanglement"]["active_dims"]["active"] >= 0
+    assert rec["reconstruction"]["test_nll_per_image"] > 0 and rec["provenance"]["version"]
+    assert rec["settings"]["run"]["train"]["seed"] == 1 and rec["timings"]["train"] > 0
+
+
+def test_collect_rebuilds_the_tables_from_the_records_alone(ran: tuple[Path, list[str], dict], tmp_path: Path) -> None:
+    import shutil
+
+    out, _, _ = ran
+    study.collect(out)
+    first = pd.read_csv(out / "tables" / "results.csv")
+    assert len(first) == 4 and set(first.model) == {"plain", "joint"} and "train.seed" in first
+    assert pd.read_parquet(out / "tables" / "results.parquet").equals(first)
+    summ = pd.read_csv(out / "tables" / "summary.csv")
+    assert list(summ.jobs) == [2, 2] and "train.seed" not in summ  # seeds are summarised over
+    # only the records (and study.yaml) committed: the same tables
+    copy = tmp_path / "records"
+    for p in [out / "study.yaml", *out.glob("jobs/*/result.json"), *out.glob("jobs/*/job.json")]:
+        dst = copy / p.relative_to(out)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(p, dst)
+    study.collect(copy)
+    pd.testing.assert_frame_equal(pd.read_csv(copy / "tables" / "results.csv"), first)
+
+
+def test_running_again_skips_finished_jobs_and_retry_failed_reruns_only_those(
+        ran: tuple[Path, list[str], dict]) -> None:
+    out, _, _ = ran
+    spec = cfg(models={**TINY["models"], "bad": {"train.lr": 1e30}})
+    done = out / "jobs" / "plain__train.seed=0" / "result.json"
+    before = done.stat().st_mtime_ns
+    lines: list[str] = []
+    counts = study.run(spec, out, workers=1, device="cpu", progress=False, echo=lines.append)
+    assert counts == {"done": 5, "failed": 2} and done.stat().st_mtime_ns == before
+    assert any("bad__train.seed=0: failed (earlier" in ln and "--retry-failed" in ln for ln in lines)
+    lines.clear()
+    counts = study.run(spec, out, workers=1, device="cpu", progress=False, echo=lines.append, retry_failed=True)
+    assert counts == {"done": 5, "failed": 2} and done.stat().st_mtime_ns == before
+    assert sum("already finished" in ln for ln in lines) == 5
+    assert sum(": failed in" in ln and "TrainingDiverged" in ln for ln in lines) == 2  # run again, not skipped
+
+
+def test_another_study_in_the_same_folder_is_refused(ran: tuple[Path, list[str], dict]) -> None:
+    out, _, _ = ran
+    with pytest.raises(ConfigError, match="holds a study made with other settings"):
+        study.run(cfg(grid={"train.seed": [0, 1, 2]}), out, device="cpu", progress=False, echo=lambda s: None)
+    saved = yaml.safe_load((out / "study.yaml").read_text())
+    assert saved["grid"] == {"train.seed": [0, 1]}
+
+
+def test_ctrl_c_stops_the_study_and_running_again_resumes(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    spec = {**TINY, "models": {"plain": {}}, "grid": {"train.seed": [0]},
+            "base": {**TINY["base"], "train": {**TINY["base"]["train"], "steps": 400, "checkpoint_every": 20}}}
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(spec))
+    env = {**os.environ, "VAEROBUST_CACHE": str(tmp_path / "_cache"), "VAEROBUST_OFFLINE_MIRRORS": "1"}
+    args = [sys.executable, "-m", "vaerobust.cli", "study", "run", str(tmp_path / "s.yaml"), "--out", str(tmp_path / "o"),
+            "--device", "cpu", "--no-progress"]
+    p = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    state = tmp_path / "o" / "jobs" / "plain__train.seed=0" / "model" / "train_state.pt"
+    t0 = time.monotonic()
+    while not state.exists():
+        assert p.poll() is None and time.monotonic() - t0 < 120, p.communicate()
+        time.sleep(0.05)
+    p.send_signal(signal.SIGINT)  # to the study process only: it passes the signal on to its workers
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 130, err
+    assert "interrupted: study" in err and "run the same command to resume" in err
+    assert not (state.parent.parent / "result.json").exists()
+    q = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
+    assert q.returncode == 0, q.stderr
+    assert "plain__train.seed=0: done" in q.stdout
+    assert files.read_json(state.parent.parent / "result.json")["model"] == "plain"
