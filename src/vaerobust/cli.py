@@ -222,7 +222,7 @@ def study_run(
     study: str = typer.Argument(..., help="A study preset name or YAML file (with models, grid, attacks, steps)."),
     out: Optional[Path] = typer.Option(None, help="Study folder (default runs/STUDY)."),
     backend: str = typer.Option("local", help="Where jobs run: local (a process pool on this machine)."),
-    workers: Optional[int] = typer.Option(None, help="Jobs at a time (local: processes; default 1)."),
+    workers: Optional[int] = typer.Option(None, help="Jobs at a time (local: processes; default 2, at most the cores)."),
     quick: bool = typer.Option(False, help="Use the study's --quick budgets."),
     set_: List[str] = typer.Option([], "--set", help="e.g. --set 'grid={train.seed: [0, 1, 2]}'"),
     retry_failed: bool = typer.Option(False, help="Run the failed jobs again (they are skipped otherwise)."),

@@ -21,7 +21,11 @@ JobFn = Callable[[str], dict[str, Any]]
 
 
 class Backend(Protocol):
+    """Runs jobs; may keep workers between :meth:`run` calls of one study until :meth:`close`."""
+
     def run(self, jobs: Sequence[str], fn: JobFn, on_result: Callable[[dict[str, Any]], None]) -> None: ...
+
+    def close(self) -> None: ...
 
 
 BACKENDS: Registry[type] = Registry("backend")

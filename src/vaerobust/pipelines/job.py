@@ -93,6 +93,7 @@ def _model_job(folder: Path, spec: dict[str, Any]) -> None:
     from vaerobust.pipelines.evaluate import evaluate_run
     from vaerobust.pipelines.train import train_vae
 
+    t_job = time.perf_counter()
     run_cfg = from_dict(RunConfig, spec["run"], prefix="run")
     model_dir, judge_dir = folder / "model", (folder / spec["judge_dir"]).resolve()
     timings: dict[str, float] = {}
@@ -133,6 +134,7 @@ def _model_job(folder: Path, spec: dict[str, Any]) -> None:
         "not_applicable": codes.get("not_applicable", {}),
         "reconstruction": _reconstruction(model_dir, run_cfg, _device(spec)),
         "timings": timings,
+        "seconds": time.perf_counter() - t_job,  # this run of the job (a resumed job: since it resumed)
         "provenance": {**_provenance(spec), "train_data_sha256": read_meta(model_dir).get("data_sha256"),
                        "test_data_sha256": next((r["test_data_sha256"] for r in robustness.values()), None)},
     }

@@ -286,6 +286,8 @@ def run(study: str | StudyConfig, out: str | Path, backend: str = "local", worke
                               "what it finished: run the same command to resume") from None
         finally:
             bar.close()
+            if hasattr(ex, "close"):
+                ex.close()
     echo(f"study {cfg.name!r}: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) +
          f" in {_fmt(time.perf_counter() - t0)}; `vaerobust study status {out}` shows each job")
     return counts

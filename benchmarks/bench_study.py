@@ -1,0 +1,109 @@
+"""The study engine's cost: the same jobs run by hand against `vaerobust study run`, and 1 vs 2 workers.
+
+Prints, in one run on this machine:
+- the wall time of a 4-job study (2 models x 2 training seeds, one judge) run by hand, in this
+  process, step by step (train_classifier, then per job train_vae, evaluate_run, attack_sweep);
+- the same study through `vaerobust.pipelines.study.run` with 1 worker (torch threads = cores):
+  the engine's overhead = (study - by hand) / by hand (goal < 5%), which includes starting the
+  worker process (importing torch) and writing the job and result records (both sides do the
+  same work: the by-hand path also measures the reconstruction quality that a job records);
+- the same study with 2 workers (threads = cores / 2): the speed-up of running jobs side by side.
+
+    python benchmarks/bench_study.py [--steps 600] [--attack-steps 60] [--per-pair 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from vaerobust.config import StudyConfig, from_dict, to_dict
+from vaerobust.pipelines import study
+
+
+def spec(steps: int, attack_steps: int, per_pair: int) -> StudyConfig:
+    return from_dict(StudyConfig, {
+        "name": "bench",
+        "base": {"data": {"name": "synthetic"}, "model": {"gaussian_dims": 10, "categorical": [10], "hidden": 128},
+                 "objective": {"name": "elbo"},
+                 "train": {"steps": steps, "batch_size": 64, "lr": 1e-3, "log_every": 100, "checkpoint_every": 200}},
+        "models": {"entangled": {}, "disentangled": {"objective.name": "jointvae", "objective.capacity_steps": steps}},
+        "judge": {"data": {"name": "synthetic"}, "classifier": {"epochs": 3}},
+        "attack": {"steps": attack_steps}, "sweep": {"per_pair": per_pair},
+        "grid": {"train.seed": [0, 1]}, "evaluate": {"metrics": "active_dims"},
+    })
+
+
+def by_hand(cfg: StudyConfig, root: Path) -> float:
+    from vaerobust.pipelines.attack import attack_sweep
+    from vaerobust.pipelines.evaluate import evaluate_run
+    from vaerobust.pipelines.job import _reconstruction
+    from vaerobust.pipelines.train import train_vae
+    from vaerobust.pipelines.train_classifier import train_classifier
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    judges, models = study.expand(cfg, "cpu")
+    t0 = time.perf_counter()
+    train_classifier(judges[0].settings["judge"], root / "judge", device="cpu", progress=False)
+    for job in models:
+        run = root / job.id
+        train_vae(job.settings["run"], run, device="cpu", progress=False)
+        evaluate_run(run, "active_dims", device="cpu")
+        attack_sweep(run, root / "judge", run / "attacks" / "latent", job.settings["attack:latent"],
+                     job.settings["sweep:latent"], device="cpu", progress=False)
+        _reconstruction(run, job.settings["run"], "cpu")  # a job measures this too: the same work
+    return time.perf_counter() - t0
+
+
+def through_study(cfg: StudyConfig, root: Path, workers: int) -> tuple[float, float]:
+    """(wall time of the study, the sum of its jobs' own wall times from their records)."""
+    from vaerobust import files
+
+    t0 = time.perf_counter()
+    counts = study.run(cfg, root, workers=workers, device="cpu", progress=False, echo=lambda s: None)
+    assert counts == {"done": 5}, counts
+    wall = time.perf_counter() - t0
+    jobs = sum(files.read_json(p)["seconds"] for p in [*root.glob("jobs/*/result.json"), *root.glob("judges/*/result.json")])
+    return wall, jobs
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--steps", type=int, default=600)
+    ap.add_argument("--attack-steps", type=int, default=60)
+    ap.add_argument("--per-pair", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=1, help="alternate by-hand and study runs; report the best of each")
+    args = ap.parse_args()
+    cfg = spec(args.steps, args.attack_steps, args.per_pair)
+    tmp = Path(tempfile.mkdtemp(prefix="bench_study_"))
+    os.environ.setdefault("VAEROBUST_CACHE", str(tmp / "_cache"))
+    try:
+        print(f"4 model jobs + 1 judge: {args.steps} training steps, {args.attack_steps} attack steps, "
+              f"{args.per_pair} images per pair, {os.cpu_count()} cores; settings {to_dict(cfg.base.train)}")
+        hands, ones = [], []
+        for r in range(args.repeats):  # alternate, so that a change of the machine's load hits both
+            hands.append(by_hand(cfg, tmp / f"hand{r}"))
+            ones.append(through_study(cfg, tmp / f"w1_{r}", 1))
+        hand = min(hands)
+        one, jobs = min(ones)
+        print(f"runs: by hand {', '.join(f'{h:.1f}' for h in hands)} s; study (1 worker) "
+              f"{', '.join(f'{o[0]:.1f}' for o in ones)} s; best of each below")
+        print(f"by hand (one process, {torch.get_num_threads()} threads): {hand:8.1f} s")
+        print(f"study, 1 worker                      : {one:8.1f} s   engine overhead {100 * (one - hand) / hand:+.1f}%"
+              " (goal < 5%)")
+        print(f"  of which the jobs themselves       : {jobs:8.1f} s   ({100 * (jobs - hand) / hand:+.1f}% against by "
+              f"hand); outside the jobs (starting the worker, records): {one - jobs:.1f} s")
+        two, _ = through_study(cfg, tmp / "w2", 2)
+        print(f"study, 2 workers                     : {two:8.1f} s   speed-up over 1 worker {one / two:.2f}x")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
