@@ -358,3 +358,24 @@ def test_report_shows_latent_codes_and_curves(study_root, tmp_path):
     assert doc["latent_codes"]["disentangled"]["metrics"]["active_dims"]["active"] == 7
     assert doc["curves"]["output-lam-sweep"]["my_model"]["auddc"] == 0.2
     assert set(doc["models"]) == {"disentangled", "entangled_wd", "my_model"}  # the sweeps are not attack tables
+
+
+def test_comparisons_are_marked_inconclusive_when_the_budget_cannot_conclude() -> None:
+    from vaerobust.report.statements import INCONCLUSIVE, inconclusive_reasons
+
+    good, few = constant_summary(2, 40), handmade_summary()  # handmade: 89 of 90 pairs kept, accuracy 0.975
+    assert inconclusive_reasons({"a": good, "b": few}) == []
+    thin = json.loads(json.dumps(good))
+    for i in range(10):  # keep a source in only 9 of its 90 pairs
+        for j in range(10):
+            if i != j and not (i == 0 and j != 0):
+                thin["results"]["ignore"]["rate"][i][j] = None
+    thin["results"]["ignore"]["overall"]["pairs"] = 9
+    thin["clean_recon_accuracy"] = 0.5
+    reasons = inconclusive_reasons({"a": good, "thin": thin})
+    assert any("thin: only 9 of its 90 ordered pairs kept a source" in r for r in reasons)
+    assert any("thin: the judge reads 50.0%" in r and "100.0% for a" in r for r in reasons)
+    lines = result_statements({"a": good, "thin": thin})
+    compare = [s for s in lines if " vs " in s or "highest" in s or "same mean" in s]
+    assert compare and all(s.startswith(INCONCLUSIVE) for s in compare)
+    assert not any(s.startswith(INCONCLUSIVE) for s in result_statements({"a": good, "b": good}))

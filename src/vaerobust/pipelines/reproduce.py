@@ -229,6 +229,12 @@ def reproduce(
             for w in s.warnings:
                 echo(f"warning: {name}: {w}")
             echo(f"{name}: AS ignore-target {_ci(s.overall('ignore'))}, AS target {_ci(s.overall('target'))}")
+        from vaerobust.report.statements import inconclusive_reasons
+
+        doubts = inconclusive_reasons({m: read_summary(out / "models" / m / "attacks" / cfg.attack.name)
+                                       for m in cfg.models})
+        for line in doubts if len(cfg.models) > 1 else []:
+            echo(f"warning: this run cannot conclude which model is more robust: {line}")
         if report:
             from vaerobust.report.build import build_report
 

@@ -19,6 +19,39 @@ from vaerobust.studies import Study, get_study
 
 Z95 = 1.959964
 
+#: A run cannot conclude when, for some model, fewer than this share of the ordered pairs it formed
+#: kept a source (its mean rests on a few pairs) ...
+MIN_KEPT_PAIR_FRACTION = 0.5
+#: ... or when its judge's accuracy on clean reconstructions is this far (absolute) below the best
+#: model's (the models are not judged on equal terms: the clean filter keeps other sources).
+MAX_CLEAN_ACCURACY_GAP = 0.20
+INCONCLUSIVE = "Inconclusive (see the warning at the top): "
+
+
+def inconclusive_reasons(summaries: Mapping[str, Any]) -> list[str]:
+    """Why these attack results cannot support a comparison of the models (empty: no such reason).
+
+    Computed from the numbers: per model, the share of formed pairs with a kept source
+    (< :data:`MIN_KEPT_PAIR_FRACTION`), and the gap between its clean-reconstruction accuracy and
+    the best model's (> :data:`MAX_CLEAN_ACCURACY_GAP`).
+    """
+    out = []
+    acc = {name: tables.count(s, "clean_recon_accuracy") for name, s in summaries.items()}
+    known = {k: v for k, v in acc.items() if isinstance(v, (int, float))}
+    best = max(known, key=lambda k: known[k]) if known else None
+    for name, s in summaries.items():
+        res = tables.results_of(s)
+        k = len(res["classes"])
+        formed = sum(1 for i in range(k) for j in range(k) if i != j and (res["n_pairs_total"][i][j] or 0) > 0)
+        kept = int(res["ignore"]["overall"].get("pairs") or 0)
+        if formed and kept / formed < MIN_KEPT_PAIR_FRACTION:
+            out.append(f"{name}: only {kept} of its {formed} ordered pairs kept a source (the judge misread the clean "
+                       f"reconstructions of the others), below {MIN_KEPT_PAIR_FRACTION:.0%}")
+        if best is not None and name in known and name != best and known[best] - known[name] > MAX_CLEAN_ACCURACY_GAP:
+            out.append(f"{name}: the judge reads {known[name]:.1%} of its clean test reconstructions correctly, against "
+                       f"{known[best]:.1%} for {best}: the models are not judged on equal terms")
+    return out
+
 
 def _se(row: Mapping[str, Any]) -> float | None:
     """Standard error of a mean over pairs, read back from its 95 % interval."""
@@ -50,19 +83,22 @@ def result_statements(summaries: Mapping[str, Any], reference_names: Mapping[str
     overlap, with the difference and its approximate interval (:func:`differences`). Then per
     model, which pairs were measured and which source class is the easiest and the hardest to
     move (:func:`coverage_and_classes`). Without a study, no sentence mentions a reference.
+    When :func:`inconclusive_reasons` finds a reason, every sentence that compares models starts
+    with "Inconclusive".
     """
     study = study if study is not None else get_study(None)
     refs = dict(reference_names or {})
     rows = tables.means_rows(summaries, refs, study)
     out: list[str] = []
+    doubt = INCONCLUSIVE if inconclusive_reasons(summaries) and len(summaries) > 1 else ""
     for which in tables.WHICH:
         valid = [r for r in rows if r[which]["mean"] is not None]
         if not valid:
             out.append(f"No model has a measurable mean {tables.WHICH_LABEL[which]} (no kept source in any pair).")
             continue
         ranked = sorted(valid, key=lambda r: -r[which]["mean"])
-        out += ranking(ranked, which) + reference_ordering(ranked, which, study) + differences(ranked, which)
-        out += reference_inside(valid, which, study)
+        comparisons = ranking(ranked, which) + reference_ordering(ranked, which, study) + differences(ranked, which)
+        out += [doubt + s for s in comparisons] + reference_inside(valid, which, study)
     for name, summary in summaries.items():
         out += coverage_and_classes(name, summary, study.reference_marginal(refs.get(name, name) or "", "ignore"),
                                     study.reference_label)
@@ -166,5 +202,6 @@ def coverage_and_classes(name: str, summary: Any, ref: Sequence[float] | None, r
     return out + [text + "."]
 
 
-__all__ = ["Z95", "coverage_and_classes", "differences", "ranking", "reference_inside", "reference_ordering",
+__all__ = ["INCONCLUSIVE", "MAX_CLEAN_ACCURACY_GAP", "MIN_KEPT_PAIR_FRACTION", "Z95", "coverage_and_classes",
+           "differences", "inconclusive_reasons", "ranking", "reference_inside", "reference_ordering",
            "result_statements"]
