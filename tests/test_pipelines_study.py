@@ -118,6 +118,9 @@ def test_records_hold_what_collect_needs(ran: tuple[Path, list[str], dict]) -> N
     assert rec["model"] == "joint" and rec["grid"] == {"train.seed": 1}
     rob = rec["robustness"]["latent"]
     assert rob["n_pairs_formed"] == 3 and set(rob["ignore"]) >= {"mean", "ci_low", "ci_high", "pairs"}
+    outcomes = pd.read_csv(out / "jobs" / "joint__train.seed=1" / "outcomes-latent.csv.gz")
+    assert len(outcomes) == rob["n_attacked"] and set(outcomes.columns) == {"src_index", "source", "target", "ignore",
+                                                                            "target_hit"}
     assert sum(map(sum, rob["n_kept"])) == rob["n_attacked"]
     assert rec["disentanglement"]["active_dims"]["active"] >= 0
     assert rec["reconstruction"]["test_nll_per_image"] > 0 and rec["provenance"]["version"]
@@ -134,14 +137,26 @@ def test_collect_rebuilds_the_tables_from_the_records_alone(ran: tuple[Path, lis
     assert pd.read_parquet(out / "tables" / "results.parquet").equals(first)
     summ = pd.read_csv(out / "tables" / "summary.csv")
     assert list(summ.jobs) == [2, 2] and "train.seed" not in summ  # seeds are summarised over
+    for col in ("as_ignore", "as_target"):  # the hierarchical bootstrap's interval brackets the mean over seeds
+        assert (summ[f"{col}_boot_low"] <= summ[f"{col}_mean"] + 1e-12).all()
+        assert (summ[f"{col}_mean"] <= summ[f"{col}_boot_high"] + 1e-12).all()
     # only the records (and study.yaml) committed: the same tables
     copy = tmp_path / "records"
-    for p in [out / "study.yaml", *out.glob("jobs/*/result.json"), *out.glob("jobs/*/job.json")]:
+    for p in [out / "study.yaml", *out.glob("jobs/*/result.json"), *out.glob("jobs/*/job.json"),
+              *out.glob("jobs/*/outcomes-*.csv.gz")]:
         dst = copy / p.relative_to(out)
         dst.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(p, dst)
     study.collect(copy)
     pd.testing.assert_frame_equal(pd.read_csv(copy / "tables" / "results.csv"), first)
+    pd.testing.assert_frame_equal(pd.read_csv(copy / "tables" / "summary.csv"), summ)
+    size = sum(p.stat().st_size for p in copy.rglob("*") if p.is_file())
+    assert size < 200_000  # small enough to commit
+    diffs = pd.read_csv(out / "tables" / "differences.csv")
+    row = diffs.iloc[0]
+    assert len(diffs) == 1 and {row.model_a, row.model_b} == {"plain", "joint"} and row.seeds == 2
+    assert row.as_ignore_diff_low <= row.as_ignore_diff + 1e-12 <= row.as_ignore_diff_high + 2e-12
+    assert 0 <= row.as_ignore_a_above_b <= 2
 
 
 def test_running_again_skips_finished_jobs_and_retry_failed_reruns_only_those(
@@ -196,3 +211,22 @@ def test_ctrl_c_stops_the_study_and_running_again_resumes(tmp_path: Path) -> Non
     assert q.returncode == 0, q.stderr
     assert "plain__train.seed=0: done" in q.stdout
     assert files.read_json(state.parent.parent / "result.json")["model"] == "plain"
+
+
+def test_how_many_seeds_order_the_models_as_the_reference_does(tmp_path: Path) -> None:
+    rows, recs = [], []
+    means = {"disentangled": [0.4, 0.3, 0.5], "entangled": [0.3, 0.35, 0.2], "entangled_wd": [0.2, 0.1, 0.1]}
+    for model, values in means.items():
+        for s, v in enumerate(values):
+            rows.append({"job": f"{model}__{s}", "model": model, "attack": "latent", "train.seed": s,
+                         "as_ignore": v, "as_target": v / 2})
+            recs.append({"id": f"{model}__{s}", "robustness": {"latent": {"classes": [0, 1]}}})
+    df = pd.DataFrame(rows)
+    out = study.differences(df, ["model", "attack"], ["train.seed"], tmp_path, recs,
+                            reference_order=("disentangled", "entangled", "entangled_wd"))
+    order = out[out.model_b == "(the reference's ordering)"].iloc[0]
+    assert order.model_a == "disentangled > entangled > entangled_wd" and order.seeds == 3
+    assert order.as_ignore_seeds_in_reference_order == 2  # seed 1: entangled (0.35) above disentangled (0.3)
+    pair = out[(out.model_a == "disentangled") & (out.model_b == "entangled")].iloc[0]
+    assert pair.as_ignore_a_above_b == 2
+    assert "as_ignore_diff" not in out.columns  # no outcome files here: no interval is made up

@@ -123,6 +123,7 @@ def _model_job(folder: Path, spec: dict[str, Any]) -> None:
             attack_sweep(model_dir, judge_dir, out, acfg, scfg, device=_device(spec), progress=False,
                          data=run_cfg.data)
             robustness[name] = _robustness(read_summary(out))
+            write_outcomes(folder / f"outcomes-{name}.csv.gz", out / "examples.csv")
             timings[f"attack:{name}"] = time.perf_counter() - t
     record = {
         "id": spec["id"], "kind": "model", "study": spec.get("study"), "model": spec["model"], "grid": spec["grid"],
@@ -139,6 +140,20 @@ def _model_job(folder: Path, spec: dict[str, Any]) -> None:
                        "test_data_sha256": next((r["test_data_sha256"] for r in robustness.values()), None)},
     }
     files.write_json(folder / RESULT, record)
+
+
+def write_outcomes(path: Path, examples_csv: Path) -> None:
+    """The attacked examples of a sweep, compactly (gzip CSV: src_index, source, target, ignore, target_hit),
+    beside the record: what the source-clustered and the seeds' bootstrap need, with no checkpoint."""
+    import gzip
+
+    import pandas as pd
+
+    ex = pd.read_csv(examples_csv)
+    ex = ex[ex.kept.astype(bool)]
+    out = pd.DataFrame({"src_index": ex.src_index, "source": ex.source, "target": ex.target,
+                        "ignore": (ex.adv_pred != ex.source).astype(int), "target_hit": (ex.adv_pred == ex.target).astype(int)})
+    files.write_bytes(path, gzip.compress(out.to_csv(index=False).encode(), mtime=0))
 
 
 def _robustness(s: Any) -> dict[str, Any]:

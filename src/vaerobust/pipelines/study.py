@@ -42,6 +42,7 @@ from vaerobust.config import (
 )
 from vaerobust.data import dataset_info
 from vaerobust.errors import ConfigError, Interrupted, RunDirError
+from vaerobust.metrics.bootstrap import Outcomes, hierarchical_interval, paired_difference
 from vaerobust.pipelines.job import ERROR, JOB, RESULT, run_job
 from vaerobust.progress import progress_bar
 from vaerobust.rundir import ensure_same_settings, folder_lock, read_config, read_saved
@@ -392,19 +393,90 @@ def _flat_metrics(m: dict[str, Any]) -> dict[str, float]:
     return out
 
 
-def summary(df: pd.DataFrame, group: Sequence[str]) -> pd.DataFrame:
-    """Per group (model and attack, and grid keys other than seeds): the mean over its jobs, the
-    spread between them (standard deviation) and the number of jobs. The interval that includes
-    training comes with the seeds' bootstrap (not built yet): these are descriptive."""
+def outcomes_of(out: Path, job: str, attack: str, classes: Sequence[int], measure: str) -> Outcomes | None:
+    """A job's attacked examples for one measure (``ignore`` or ``target_hit``), or None if it has no file."""
+    path = out / "jobs" / job / f"outcomes-{attack}.csv.gz"
+    if not path.is_file():
+        return None
+    try:
+        df = pd.read_csv(path, compression="gzip")
+    except (OSError, ValueError) as e:
+        raise RunDirError(f"{path} is corrupt ({type(e).__name__}); run the job again to rebuild it") from None
+    index = {c: i for i, c in enumerate(classes)}
+    return Outcomes(df.src_index.to_numpy(), df.source.map(index).to_numpy(), df.target.map(index).to_numpy(),
+                    df[measure].to_numpy(), n_classes=len(classes))
+
+
+def summary(df: pd.DataFrame, group: Sequence[str], out: Path | None = None, recs: Sequence[dict] = (),
+            n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """Per group (model and attack, and grid keys other than seeds): the mean over its jobs (seeds)
+    of each figure, the spread between them, and -- where the jobs' outcome files are there -- a 95%
+    interval from the hierarchical bootstrap (resample the seeds, then the source images with all
+    their pairs; :func:`vaerobust.metrics.bootstrap.hierarchical_interval`), which includes training."""
     figures = ["as_ignore", "as_target", "clean_recon_accuracy"]
     g = df.groupby(list(group), dropna=False)[figures]
-    out = g.mean().add_suffix("_mean").join(g.std(ddof=1).add_suffix("_sd")).join(g.size().rename("jobs"))
-    return out.reset_index()
+    res = g.mean().add_suffix("_mean").join(g.std(ddof=1).add_suffix("_sd")).join(g.size().rename("jobs")).reset_index()
+    if out is None:
+        return res
+    classes = {(r["id"], name): rob["classes"] for r in recs for name, rob in r["robustness"].items()}
+    for i, row in res.iterrows():
+        sel = df
+        for k in group:
+            sel = sel[sel[k].isna()] if pd.isna(row[k]) else sel[sel[k] == row[k]]
+        for col, measure in (("as_ignore", "ignore"), ("as_target", "target_hit")):
+            runs = [outcomes_of(out, j, a, classes[(j, a)], measure) for j, a in zip(sel.job, sel.attack)]
+            if runs and all(r is not None for r in runs):
+                ci = hierarchical_interval(runs, n_boot=n_boot, seed=seed)  # type: ignore[arg-type]
+                res.loc[i, f"{col}_boot_low"], res.loc[i, f"{col}_boot_high"] = ci.low, ci.high
+    return res
+
+
+def differences(df: pd.DataFrame, group: Sequence[str], seeds: Sequence[str], out: Path, recs: Sequence[dict],
+                reference_order: Sequence[str] = (), n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """Every pair of models, seed by seed (jobs matched on their seed values), per attack and other
+    grid values: the mean paired difference A - B of each figure with its bootstrap interval
+    (:func:`vaerobust.metrics.bootstrap.paired_difference`), the seeds where A is above B, and --
+    where the study claims an ordering of its models -- how many seeds order them that way."""
+    classes = {(r["id"], name): rob["classes"] for r in recs for name, rob in r["robustness"].items()}
+    rows = []
+    for key, part in df.groupby([g for g in group if g != "model"], dropna=False):
+        key = key if isinstance(key, tuple) else (key,)
+        by_model = {m: p.set_index(list(seeds)) if seeds else p for m, p in part.groupby("model")}
+        models = list(by_model)
+        base = dict(zip([g for g in group if g != "model"], key))
+        for i, a in enumerate(models):
+            for b in models[i + 1:]:
+                common = by_model[a].index.intersection(by_model[b].index) if seeds else by_model[a].index[:1]
+                if not len(common):
+                    continue
+                row: dict[str, Any] = {**base, "model_a": a, "model_b": b, "seeds": len(common)}
+                for col, measure in (("as_ignore", "ignore"), ("as_target", "target_hit")):
+                    ja, jb = by_model[a].loc[common], by_model[b].loc[common]
+                    row[f"{col}_a_above_b"] = int((ja[col].to_numpy() > jb[col].to_numpy()).sum())
+                    ra = [outcomes_of(out, j, t, classes[(j, t)], measure) for j, t in zip(ja.job, ja.attack)]
+                    rb = [outcomes_of(out, j, t, classes[(j, t)], measure) for j, t in zip(jb.job, jb.attack)]
+                    if all(r is not None for r in [*ra, *rb]):
+                        d = paired_difference(ra, rb, n_boot=n_boot, seed=seed)  # type: ignore[arg-type]
+                        row[f"{col}_diff"], row[f"{col}_diff_low"], row[f"{col}_diff_high"] = d.mean, d.low, d.high
+                rows.append(row)
+        order = [m for m in reference_order if m in by_model]
+        if len(order) >= 2 and seeds:
+            common = by_model[order[0]].index
+            for m in order[1:]:
+                common = common.intersection(by_model[m].index)
+            for col in ("as_ignore", "as_target"):
+                vals = [by_model[m].loc[common, col].to_numpy() for m in order]
+                agree = int(sum(all(vals[k][s] > vals[k + 1][s] for k in range(len(vals) - 1)) for s in range(len(common))))
+                rows.append({**base, "model_a": " > ".join(order), "model_b": "(the reference's ordering)",
+                             "seeds": len(common), f"{col}_seeds_in_reference_order": agree})
+    return pd.DataFrame(rows)
 
 
 def collect(out: str | Path) -> dict[str, Path]:
-    """Rebuild the study's tables from its records alone: ``tables/results.csv`` and ``.parquet`` (one
-    row per job and attack) and ``tables/summary.csv`` (per model and attack over the seeds)."""
+    """Rebuild the study's tables from its records alone (``jobs/*/result.json`` and the compact
+    ``jobs/*/outcomes-<attack>.csv.gz``): ``tables/results.csv`` and ``.parquet`` (one row per job and
+    attack) and ``tables/summary.csv`` (per model and attack over the seeds, with the hierarchical
+    bootstrap's 95% interval)."""
     out = Path(out)
     cfg = read_config(out / "study.yaml", StudyConfig) if (out / "study.yaml").is_file() else None
     recs = records(out)
@@ -412,13 +484,19 @@ def collect(out: str | Path) -> dict[str, Path]:
         raise RunDirError(f"no finished job under {out / 'jobs'}: nothing to collect (see `vaerobust study status`)")
     df = table(recs)
     seedless = [c for c in df.columns if c in (cfg.grid if cfg else {}) and not c.endswith(".seed")]
-    summ = summary(df, ["model", "attack", *seedless])
+    summ = summary(df, ["model", "attack", *seedless], out=out, recs=recs)
+    seed_keys = [c for c in df.columns if c in (cfg.grid if cfg else {}) and c.endswith(".seed")]
+    from vaerobust.studies import get_study
+
+    diffs = differences(df, ["model", "attack", *seedless], seed_keys, out, recs,
+                        get_study(cfg.name if cfg else None).reference_order)
     paths = {"results.csv": out / "tables" / "results.csv", "results.parquet": out / "tables" / "results.parquet",
-             "summary.csv": out / "tables" / "summary.csv"}
+             "summary.csv": out / "tables" / "summary.csv", "differences.csv": out / "tables" / "differences.csv"}
     with folder_lock(out / "tables"):
         files.write_text(paths["results.csv"], df.to_csv(index=False))
         files.atomic_write(paths["results.parquet"], lambda f: df.to_parquet(f, index=False))
         files.write_text(paths["summary.csv"], summ.to_csv(index=False))
+        files.write_text(paths["differences.csv"], diffs.to_csv(index=False))
     return paths
 
 
