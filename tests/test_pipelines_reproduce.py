@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -152,3 +153,17 @@ def test_typos_fail_when_the_study_is_resolved(override: str) -> None:
 
     with pytest.raises((ConfigError, UnknownNameError, ValueError)):
         resolve_study("sootla2018", quick=True, overrides=[override])
+
+
+def test_reproduce_with_seeds_reports_the_spread_and_the_interval_over_seeds(tmp_path: Path) -> None:
+    from vaerobust.pipelines.reproduce import reproduce_seeds
+
+    lines: list[str] = []
+    out = reproduce_seeds("sootla2018", tmp_path / "s", 2, quick=True, device="cpu", progress=False,
+                          overrides=OVERRIDES, echo=lines.append)
+    summ = pd.read_csv(out / "tables" / "summary.csv")
+    assert sorted(summ.model) == ["disentangled", "entangled", "entangled_wd"] and set(summ.jobs) == {2}
+    assert {p.name for p in (out / "jobs").iterdir()} == {f"{m}__train.seed={s}" for m in summ.model for s in (0, 1)}
+    assert len(list((out / "judges").iterdir())) == 1  # one judge for every seed
+    assert any(ln.startswith("entangled (2 seeds): AS ignore-target") and "spread between seeds" in ln for ln in lines)
+    assert any("of 2 seeds order the models disentangled > entangled > entangled_wd" in ln for ln in lines)

@@ -207,13 +207,17 @@ def reproduce(
     out: Optional[Path] = typer.Option(None, help="Output folder (default runs/STUDY or runs/STUDY-quick)."),
     quick: bool = typer.Option(False, help="Same code path, budgets that fit ~15 min on 2 CPU cores."),
     set_: List[str] = typer.Option([], "--set", help="e.g. --set base.train.steps=5000 --set sweep.per_pair=50"),
+    seeds: Optional[int] = typer.Option(None, help="Train every model with seeds 0..N-1 (a study: intervals include "
+                                                   "training)."),
+    workers: Optional[int] = typer.Option(None, help="With --seeds: jobs at a time (default 2)."),
     device: str = typer.Option("auto", help=DEVICE_HELP),
     progress: bool = typer.Option(True),
 ) -> None:
     """Run a whole study: judge, every VAE, the attack sweeps, the report (finished steps skipped)."""
     from vaerobust.pipelines import reproduce as pipeline
 
-    pipeline.run(study, out, quick=quick, overrides=set_, device=device, progress=progress, echo=typer.echo)
+    pipeline.run(study, out, quick=quick, overrides=set_, device=device, progress=progress, echo=typer.echo,
+                 seeds=seeds, workers=workers)
 
 
 @study_app.command("run")

@@ -245,10 +245,60 @@ def reproduce(
 
 
 def run(study: str, out: Path | None = None, quick: bool = False, overrides: Sequence[str] = (), device: str = "auto",
-        progress: bool = True, echo: Callable[[str], None] = print) -> Path:
-    """The ``vaerobust reproduce`` command (default ``--out``: runs/STUDY or runs/STUDY-quick)."""
-    out = out or Path("runs") / (Path(study).stem + ("-quick" if quick else ""))
+        progress: bool = True, echo: Callable[[str], None] = print, seeds: int | None = None,
+        workers: int | None = None) -> Path:
+    """The ``vaerobust reproduce`` command (default ``--out``: runs/STUDY[-seeds][-quick]).
+
+    ``seeds``: train every model with seeds 0..N-1 (:func:`reproduce_seeds`) instead of once.
+    """
+    suffix = ("-seeds" if seeds else "") + ("-quick" if quick else "")
+    out = out or Path("runs") / (Path(study).stem + suffix)
+    if seeds:
+        return reproduce_seeds(study, out, seeds, quick=quick, device=device, overrides=overrides,
+                               progress=progress, echo=echo, workers=workers)
     return reproduce(study, out, quick=quick, device=device, overrides=overrides, progress=progress, echo=echo)
+
+
+def reproduce_seeds(study: str | StudyConfig, out: str | Path, seeds: int, quick: bool = False, device: str = "auto",
+                    overrides: Sequence[str] | Mapping = (), progress: bool = True, echo: Callable[[str], None] = print,
+                    workers: int | None = None) -> Path:
+    """Every model of the study trained with training seeds 0..seeds-1, attacked and measured, as a
+    study (:mod:`vaerobust.pipelines.study`: resumable job by job), then collected: per model the mean
+    over seeds, the spread between them and a 95% interval from the hierarchical bootstrap, and how
+    many seeds order the models as the study's reference does.
+
+    One judge for every seed: the judge is the measuring instrument, so holding it fixed keeps its
+    own training noise out of the spread between the models' seeds (a grid over
+    ``judge.classifier.seed`` in a study file measures that separately).
+    """
+    from vaerobust.pipelines import study as studies
+
+    if seeds < 1:
+        raise ConfigError(f"--seeds {seeds}: expected an integer >= 1")
+    cfg = resolve_study(study, quick, overrides)
+    cfg = dataclasses.replace(cfg, grid={**cfg.grid, "train.seed": list(range(seeds))})
+    counts = studies.run(cfg, out, workers=workers, device=device, progress=progress, echo=echo)
+    studies.collect(out)
+    import pandas as pd
+
+    summ = pd.read_csv(Path(out) / "tables" / "summary.csv")
+    for _, r in summ.iterrows():
+        for col, label in (("as_ignore", "AS ignore-target"), ("as_target", "AS target")):
+            lo, hi = r.get(f"{col}_boot_low"), r.get(f"{col}_boot_high")
+            ci = f", 95% CI [{lo:.2%}, {hi:.2%}] (seeds and images)" if pd.notna(lo) else ""
+            sd = f", spread between seeds (sd) {100 * r[f'{col}_sd']:.1f} pt" if pd.notna(r[f"{col}_sd"]) else ""
+            echo(f"{r['model']} ({int(r['jobs'])} seeds): {label} {r[f'{col}_mean']:.2%}{sd}{ci}")
+    diffs = pd.read_csv(Path(out) / "tables" / "differences.csv")
+    for _, r in diffs[diffs.model_b == "(the reference's ordering)"].iterrows():
+        for col, label in (("as_ignore", "AS ignore-target"), ("as_target", "AS target")):
+            n = r.get(f"{col}_seeds_in_reference_order")
+            if pd.notna(n):
+                echo(f"{label}: {int(n)} of {int(r['seeds'])} seeds order the models {r['model_a']}")
+    if counts.get("failed") or counts.get("blocked"):
+        echo(f"warning: {counts.get('failed', 0) + counts.get('blocked', 0)} job(s) did not finish: "
+             f"`vaerobust study status {out}`")
+    echo(f"tables: {Path(out) / 'tables'}")
+    return Path(out)
 
 
 def _ci(o: Mapping) -> str:
@@ -270,4 +320,4 @@ def load_study_dir(out: str | Path) -> StudyConfig:
     return read_config(Path(out) / "study.yaml", StudyConfig)
 
 
-__all__ = ["load_study_dir", "plan", "reproduce", "resolve_study", "run", "validate_study"]
+__all__ = ["load_study_dir", "plan", "reproduce", "reproduce_seeds", "resolve_study", "run", "validate_study"]
