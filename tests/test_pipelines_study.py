@@ -149,6 +149,10 @@ def test_collect_rebuilds_the_tables_from_the_records_alone(ran: tuple[Path, lis
         shutil.copy(p, dst)
     study.collect(copy)
     pd.testing.assert_frame_equal(pd.read_csv(copy / "tables" / "results.csv"), first)
+    exported = study.export(out, tmp_path / "published")  # the same, through the command's function
+    assert not [p for p in exported if p.suffix in (".safetensors", ".pt")]
+    study.collect(tmp_path / "published")
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "published" / "tables" / "results.csv"), first)
     pd.testing.assert_frame_equal(pd.read_csv(copy / "tables" / "summary.csv"), summ)
     size = sum(p.stat().st_size for p in copy.rglob("*") if p.is_file())
     assert size < 200_000  # small enough to commit

@@ -262,6 +262,17 @@ def study_collect(out: Path = typer.Argument(..., help="A study folder.")) -> No
         typer.echo(f"{name}: {path}")
 
 
+@study_app.command("export")
+@command
+def study_export(out: Path = typer.Argument(..., help="A study folder."),
+                 dest: Path = typer.Argument(..., help="Where to copy its records (e.g. docs/results/NAME).")) -> None:
+    """Copy a study's small records (job settings, results, outcomes, tables; no checkpoint) to DEST."""
+    from vaerobust.pipelines import study as pipeline
+
+    paths = pipeline.export(out, dest)
+    typer.echo(f"{len(paths)} files, {sum(p.stat().st_size for p in paths) / 1e6:.2f} MB -> {dest}")
+
+
 #: OS errors about the user's machine (a full disk, a read-only or forbidden path), not bugs: one line.
 USER_OS_ERRORS = (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT)
 

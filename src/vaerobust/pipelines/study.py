@@ -472,6 +472,25 @@ def differences(df: pd.DataFrame, group: Sequence[str], seeds: Sequence[str], ou
     return pd.DataFrame(rows)
 
 
+RECORD_PATTERNS = ("study.yaml", "judges/*/job.json", "judges/*/result.json", "judges/*/error.json", "jobs/*/job.json",
+                   "jobs/*/result.json", "jobs/*/error.json", "jobs/*/outcomes-*.csv.gz", "tables/*.csv")
+
+
+def export(out: str | Path, dest: str | Path) -> list[Path]:
+    """Copy a study's small records (never a checkpoint) to ``dest``, e.g. ``docs/results/<name>/``:
+    ``collect`` on ``dest`` rebuilds the same tables. Returns the files written."""
+    out, dest = Path(out), Path(dest)
+    if not (out / "study.yaml").is_file():
+        raise RunDirError(f"{out} holds no study (no study.yaml)")
+    files.check_folder_path(dest)
+    written = []
+    with folder_lock(dest):
+        for pattern in RECORD_PATTERNS:
+            for src in sorted(out.glob(pattern)):
+                written.append(files.write_bytes(dest / src.relative_to(out), src.read_bytes()))
+    return written
+
+
 def collect(out: str | Path) -> dict[str, Path]:
     """Rebuild the study's tables from its records alone (``jobs/*/result.json`` and the compact
     ``jobs/*/outcomes-<attack>.csv.gz``): ``tables/results.csv`` and ``.parquet`` (one row per job and
@@ -500,5 +519,5 @@ def collect(out: str | Path) -> dict[str, Path]:
     return paths
 
 
-__all__ = ["Job", "JobState", "collect", "expand", "job_id", "load", "records", "run", "status", "status_table",
+__all__ = ["Job", "JobState", "collect", "expand", "export", "job_id", "load", "records", "run", "status", "status_table",
            "summary", "table", "write_jobs"]
