@@ -234,3 +234,18 @@ def test_how_many_seeds_order_the_models_as_the_reference_does(tmp_path: Path) -
     pair = out[(out.model_a == "disentangled") & (out.model_b == "entangled")].iloc[0]
     assert pair.as_ignore_a_above_b == 2
     assert "as_ignore_diff" not in out.columns  # no outcome files here: no interval is made up
+
+
+def test_the_slurm_backend_through_submitit_s_local_executor(tmp_path: Path) -> None:
+    pytest.importorskip("submitit")  # in the dev extra, so the test command runs this
+    out = tmp_path / "s"
+    spec = cfg(models={"plain": {}}, grid={"train.seed": [0, 1]})
+    lines: list[str] = []
+    counts = study.run(spec, out, backend="slurm", workers=2, device="cpu", progress=False, echo=lines.append,
+                       backend_options={"cluster": "local", "cpus_per_task": 1, "timeout_min": 10})
+    assert counts == {"done": 3}, lines
+    assert "slurm (local)" in lines[0]
+    assert (out / "_submitit").is_dir()  # submitit's logs, one folder per task
+    assert files.read_json(out / "jobs" / "plain__train.seed=1" / "result.json")["grid"] == {"train.seed": 1}
+    with pytest.raises(ConfigError, match="no option 'partitio'"):
+        build_backend("slurm", 1, partitio="gpu")

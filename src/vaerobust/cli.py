@@ -225,7 +225,10 @@ def reproduce(
 def study_run(
     study: str = typer.Argument(..., help="A study preset name or YAML file (with models, grid, attacks, steps)."),
     out: Optional[Path] = typer.Option(None, help="Study folder (default runs/STUDY)."),
-    backend: str = typer.Option("local", help="Where jobs run: local (a process pool on this machine)."),
+    backend: str = typer.Option("local", help="Where jobs run: local (a process pool on this machine) or slurm "
+                                              "(a submitit job array; pip install 'vaerobust[slurm]')."),
+    backend_option: List[str] = typer.Option([], "--backend-option",
+                                             help="A backend setting, e.g. partition=gpu, timeout_min=600 (repeatable)."),
     workers: Optional[int] = typer.Option(None, help="Jobs at a time (local: processes; default 2, at most the cores)."),
     quick: bool = typer.Option(False, help="Use the study's --quick budgets."),
     set_: List[str] = typer.Option([], "--set", help="e.g. --set 'grid={train.seed: [0, 1, 2]}'"),
@@ -237,8 +240,11 @@ def study_run(
     from vaerobust.pipelines import study as pipeline
 
     out = out or Path("runs") / (Path(study).stem + ("-quick" if quick else ""))
+    from vaerobust.config import parse_overrides
+
     counts = pipeline.run(study, out, backend=backend, workers=workers, quick=quick, overrides=set_,
-                          retry_failed=retry_failed, device=device, progress=progress, echo=typer.echo)
+                          retry_failed=retry_failed, device=device, progress=progress, echo=typer.echo,
+                          backend_options=parse_overrides(backend_option))
     if counts.get("failed") or counts.get("blocked"):
         sys.exit(1)
 
@@ -283,11 +289,8 @@ def main() -> None:
 
     logging.basicConfig(level=logging.WARNING, format="%(message)s")  # other libraries: warnings only
     logging.getLogger("vaerobust").setLevel(logging.INFO)
-    try:  # SIGTERM (a scheduler, `kill`) stops a command as Ctrl-C does, from its first moment
-        signal.signal(signal.SIGTERM, signal.default_int_handler)
-    except ValueError:  # not the main thread
-        pass
     try:
+        _import_quietly()
         code = app(standalone_mode=False)
     except UserError as e:
         typer.echo(f"error: {' '.join(str(e).split())}", err=True)
@@ -316,6 +319,32 @@ def main() -> None:
         if code == 130:
             _exit_interrupted("interrupted: nothing was started; run the command again")
         sys.exit(code)
+
+
+def _import_quietly() -> None:
+    """Import the heavy libraries with Ctrl-C and SIGTERM held back, then let them through.
+
+    A KeyboardInterrupt raised inside ``import numpy`` or ``import torch`` leaves a half-initialised
+    module behind (a later import fails with a traceback). Held back, a signal sent during start-up
+    arrives just after, at a safe point, and stops the command as any Ctrl-C does (exit 130).
+    SIGTERM (a scheduler, ``kill``) is made to stop a command as Ctrl-C does.
+    """
+    held = {signal.SIGINT, signal.SIGTERM}
+    try:
+        signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    except (AttributeError, ValueError):  # not POSIX, or not the main thread
+        held = set()
+    try:
+        import numpy  # noqa: F401
+        import pandas  # noqa: F401
+        import torch  # noqa: F401
+    finally:
+        try:
+            signal.signal(signal.SIGTERM, signal.default_int_handler)
+        except ValueError:  # not the main thread
+            pass
+        if held:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
 
 
 def _exit_interrupted(message: str) -> None:

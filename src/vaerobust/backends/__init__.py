@@ -6,7 +6,9 @@ once per job as it ends. It knows nothing of what a job does: the study recipe
 (:mod:`vaerobust.pipelines.study`) chooses the function.
 
 - ``local`` (:mod:`.local`): a process pool on this machine, torch threads per worker chosen
-  so that workers x threads never exceed the cores.
+  so that workers x threads never exceed the cores;
+- ``slurm`` (:mod:`.slurm`, extra ``vaerobust[slurm]``): a submitit job array, requeued on
+  preemption (each job resumes from its folder).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from vaerobust.backends.local import LocalBackend
+from vaerobust.backends.slurm import SlurmBackend
 from vaerobust.registry import Registry
 
 JobFn = Callable[[str], dict[str, Any]]
@@ -30,6 +33,7 @@ class Backend(Protocol):
 
 BACKENDS: Registry[type] = Registry("backend")
 BACKENDS.register("local")(LocalBackend)
+BACKENDS.register("slurm")(SlurmBackend)
 
 
 def build_backend(name: str, workers: int | None = None, **options: Any) -> Backend:
@@ -37,4 +41,4 @@ def build_backend(name: str, workers: int | None = None, **options: Any) -> Back
     return BACKENDS.get(name)(workers=workers, **options)
 
 
-__all__ = ["BACKENDS", "Backend", "JobFn", "LocalBackend", "build_backend"]
+__all__ = ["BACKENDS", "Backend", "JobFn", "LocalBackend", "SlurmBackend", "build_backend"]

@@ -232,13 +232,17 @@ def _progress_text(job: Job, run: Path) -> str:
 
 def run(study: str | StudyConfig, out: str | Path, backend: str = "local", workers: int | None = None,
         quick: bool = False, overrides: Sequence[str] = (), retry_failed: bool = False, device: str = "auto",
-        progress: bool = True, echo: Callable[[str], None] = print) -> dict[str, int]:
-    """Run a study into ``out`` (module docstring); returns the count of jobs per final state."""
+        progress: bool = True, echo: Callable[[str], None] = print,
+        backend_options: dict[str, Any] | None = None) -> dict[str, int]:
+    """Run a study into ``out`` (module docstring); returns the count of jobs per final state.
+
+    ``backend_options``: the backend's own settings (e.g. slurm's ``partition``, ``timeout_min``).
+    """
     cfg = resolve(study, quick, overrides)
-    out = Path(out)
+    out = Path(out).absolute()
     files.check_folder_path(out)
     judges, models = expand(cfg, device)
-    ex = build_backend(backend, workers)
+    ex = build_backend(backend, workers, **(backend_options or {}))
     with folder_lock(out):
         write_jobs(out, cfg, judges, models)
         echo(f"study {cfg.name!r}: {len(judges)} judge job(s), {len(models)} model job(s) in {out} "
