@@ -249,3 +249,20 @@ def test_the_slurm_backend_through_submitit_s_local_executor(tmp_path: Path) -> 
     assert files.read_json(out / "jobs" / "plain__train.seed=1" / "result.json")["grid"] == {"train.seed": 1}
     with pytest.raises(ConfigError, match="no option 'partitio'"):
         build_backend("slurm", 1, partitio="gpu")
+
+
+def test_the_ray_backend_on_a_local_2_cpu_instance(tmp_path: Path) -> None:
+    pytest.importorskip("ray")  # in the dev extra, so the test command runs this
+    out = tmp_path / "s"
+    spec = cfg(models={"plain": {}}, grid={"train.seed": [0, 1]})
+    lines: list[str] = []
+    counts = study.run(spec, out, backend="ray", workers=2, device="cpu", progress=False, echo=lines.append,
+                       backend_options={"num_cpus": 2, "cpus_per_job": 1})
+    assert counts == {"done": 3}, lines
+    assert "ray (a local instance of 2 CPU(s))" in lines[0]
+    import ray
+
+    assert not ray.is_initialized()  # the instance it started is stopped again
+    assert files.read_json(out / "jobs" / "plain__train.seed=0" / "result.json")["model"] == "plain"
+    with pytest.raises(ConfigError, match="no option 'num_cpu'"):
+        build_backend("ray", 1, num_cpu=2)

@@ -225,10 +225,12 @@ def reproduce(
 def study_run(
     study: str = typer.Argument(..., help="A study preset name or YAML file (with models, grid, attacks, steps)."),
     out: Optional[Path] = typer.Option(None, help="Study folder (default runs/STUDY)."),
-    backend: str = typer.Option("local", help="Where jobs run: local (a process pool on this machine) or slurm "
-                                              "(a submitit job array; pip install 'vaerobust[slurm]')."),
+    backend: str = typer.Option("local", help="Where jobs run: local (a process pool on this machine), ray (Ray "
+                                              "tasks; pip install 'vaerobust[ray]') or slurm (a submitit job "
+                                              "array; pip install 'vaerobust[slurm]')."),
     backend_option: List[str] = typer.Option([], "--backend-option",
-                                             help="A backend setting, e.g. partition=gpu, timeout_min=600 (repeatable)."),
+                                             help="A backend setting, e.g. partition=gpu, timeout_min=600 (slurm), "
+                                                  "address=auto, num_cpus=8, gpus_per_job=1 (ray); repeatable."),
     workers: Optional[int] = typer.Option(None, help="Jobs at a time (local: processes; default 2, at most the cores)."),
     quick: bool = typer.Option(False, help="Use the study's --quick budgets."),
     set_: List[str] = typer.Option([], "--set", help="e.g. --set 'grid={train.seed: [0, 1, 2]}'"),

@@ -8,7 +8,9 @@ once per job as it ends. It knows nothing of what a job does: the study recipe
 - ``local`` (:mod:`.local`): a process pool on this machine, torch threads per worker chosen
   so that workers x threads never exceed the cores;
 - ``slurm`` (:mod:`.slurm`, extra ``vaerobust[slurm]``): a submitit job array, requeued on
-  preemption (each job resumes from its folder).
+  preemption (each job resumes from its folder);
+- ``ray`` (:mod:`.ray`, extra ``vaerobust[ray]``): Ray core tasks with CPU/GPU resources per job,
+  on an existing cluster (``address``) or a local instance with an explicit ``num_cpus``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from vaerobust.backends.local import LocalBackend
+from vaerobust.backends.ray import RayBackend
 from vaerobust.backends.slurm import SlurmBackend
 from vaerobust.registry import Registry
 
@@ -34,6 +37,7 @@ class Backend(Protocol):
 BACKENDS: Registry[type] = Registry("backend")
 BACKENDS.register("local")(LocalBackend)
 BACKENDS.register("slurm")(SlurmBackend)
+BACKENDS.register("ray")(RayBackend)
 
 
 def build_backend(name: str, workers: int | None = None, **options: Any) -> Backend:
@@ -41,4 +45,4 @@ def build_backend(name: str, workers: int | None = None, **options: Any) -> Back
     return BACKENDS.get(name)(workers=workers, **options)
 
 
-__all__ = ["BACKENDS", "Backend", "JobFn", "LocalBackend", "SlurmBackend", "build_backend"]
+__all__ = ["BACKENDS", "Backend", "JobFn", "LocalBackend", "RayBackend", "SlurmBackend", "build_backend"]
