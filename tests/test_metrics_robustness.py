@@ -174,3 +174,50 @@ def test_empty_table_overall_is_nan() -> None:
 def test_length_mismatch_raises() -> None:
     with pytest.raises(ValueError, match="same length"):
         success_table(np.array([0, 1]), np.array([1]), np.array([True, True]), np.array([1, 0]))
+
+
+def _shared_sources(n_src: int = 60, k: int = 4, seed: int = 0):  # type: ignore[no-untyped-def]
+    """Each source image of class s attacked towards every other class; an image's attacks all succeed
+    or all fail together (the strongest dependence sharing can make)."""
+    rng = np.random.default_rng(seed)
+    src_cls = np.repeat(np.arange(k), n_src // k)
+    ok = rng.random(len(src_cls)) < 0.4
+    rows = [(img, s, t, t if ok[img] else s) for img, s in enumerate(src_cls) for t in range(k) if t != s]
+    img, s, t, p = (np.array(v) for v in zip(*rows))
+    return img, s, t, p
+
+
+def test_the_overall_interval_is_clustered_by_source_when_ids_are_given() -> None:
+    img, s, t, p = _shared_sources()
+    kept = np.ones(len(s), bool)
+    plain = success_table(s, t, kept, p).overall("target")
+    clustered = success_table(s, t, kept, p, cluster=img).overall("target")
+    assert clustered["mean"] == pytest.approx(plain["mean"])
+    assert plain["interval"].startswith("independent") and clustered["interval"].startswith("source-clustered")
+    assert "60 source images" in clustered["interval"]
+    # the independent-pairs interval is still given beside it, unchanged
+    assert clustered["ci_low_independent"] == pytest.approx(plain["ci_low"])
+    assert clustered["ci_high_independent"] == pytest.approx(plain["ci_high"])
+    # three pairs per source that succeed or fail together: the honest interval is about sqrt(3) wider
+    ratio = (clustered["ci_high"] - clustered["ci_low"]) / (plain["ci_high"] - plain["ci_low"])
+    assert 1.3 < ratio < 2.5
+    assert clustered["ci_low"] < clustered["mean"] < clustered["ci_high"]
+    # seeded: the same figures every time
+    assert success_table(s, t, kept, p, cluster=img).overall("target") == clustered
+
+
+def test_the_clustered_interval_matches_the_independent_one_when_no_source_repeats() -> None:
+    rng = np.random.default_rng(3)
+    s = np.repeat([0, 1], 400)
+    t = 1 - s
+    p = np.where(rng.random(800) < 0.3, t, s)
+    kept = np.ones(800, bool)
+    plain = success_table(s, t, kept, p).overall("ignore")
+    clustered = success_table(s, t, kept, p, cluster=np.arange(800)).overall("ignore")
+    ratio = (clustered["ci_high"] - clustered["ci_low"]) / (plain["ci_high"] - plain["ci_low"])
+    assert 0.85 < ratio < 1.15
+
+
+def test_cluster_ids_of_the_wrong_length_are_refused() -> None:
+    with pytest.raises(ValueError, match="one source image id per row"):
+        success_table(np.array([0, 1]), np.array([1, 0]), np.array([True, True]), np.array([1, 0]), cluster=np.array([0]))

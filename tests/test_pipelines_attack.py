@@ -322,7 +322,7 @@ def test_summary_bookkeeping(sweep_dir: Path) -> None:
 def table_from_examples(path: Path, classes: list[int] | None = None):  # type: ignore[no-untyped-def]
     """The success table recomputed from a sweep's ``examples.csv`` alone (no re-attacking)."""
     df = pd.read_csv(path)
-    return success_table(df.source, df.target, df.kept, df.adv_pred, classes)
+    return success_table(df.source, df.target, df.kept, df.adv_pred, classes, cluster=df.src_index.to_numpy())
 
 
 def test_table_from_examples_reproduces_summary(sweep_dir: Path) -> None:

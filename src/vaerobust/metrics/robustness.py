@@ -7,15 +7,25 @@ classified s):
 Source marginal of s = mean over the targets of the pair rates; target marginal of t =
 mean over the sources; a model's overall figure = mean over the pairs. Pairs with no kept
 source are NaN and left out of the means (their count is reported).
+
+The overall figure's interval: when the source images' ids are given (``success_table(...,
+cluster=...)``), a source-clustered bootstrap (each source image resampled with all of its pairs:
+with all test images one source is attacked in up to K - 1 pairs, so the pairs are not
+independent); otherwise, and always as ``ci_*_independent`` beside it, the normal approximation
+that treats the pairs as independent binomials.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+
+from vaerobust.metrics.bootstrap import Outcomes, cluster_interval
+
+N_BOOT = 2000  # bootstrap draws of the source-clustered interval (seeded: the same figures every time)
 
 
 def wilson_interval(k: np.ndarray | int, n: np.ndarray | int, z: float = 1.959964) -> tuple[np.ndarray, np.ndarray]:
@@ -44,6 +54,9 @@ class SuccessTable:
     n_kept: np.ndarray  # sources whose clean reconstruction was classified correctly
     hits_target: np.ndarray
     hits_ignore: np.ndarray
+    # the kept examples, for the source-clustered interval: cluster (source image id), source and
+    # target (class positions), hit_target, hit_ignore -- arrays [n_kept_examples]; None without ids
+    kept_rows: dict[str, np.ndarray] | None = field(default=None, repr=False)
 
     @property
     def pair_mask(self) -> np.ndarray:
@@ -72,12 +85,13 @@ class SuccessTable:
         return _nanmean(self.rate(which), axis=0)
 
     def overall(self, which: str) -> dict[str, float]:
-        """Mean over pairs, with a 95% normal-approximation interval.
+        """Mean over pairs with its 95% interval, and the pooled rate over all kept examples.
 
-        Pairs are independent binomials, so Var(mean) = (1/P^2) * sum_pairs Var(p_pair); each
-        pair's variance uses the Agresti-Coull estimate p~(1-p~)/(n+4), p~ = (k+2)/(n+4), which
-        stays positive when a pair's rate is 0 or 1 (the plain p(1-p)/n would give a zero-width
-        interval). Also the pooled rate over all kept examples with its Wilson interval.
+        ``ci_low``/``ci_high``: the source-clustered bootstrap when the table has its source
+        ids (``interval`` says which), else the independent-pairs interval. That one is always
+        given too (``ci_low_independent``/``ci_high_independent``): Var(mean) = (1/P^2) * sum_pairs
+        Var(p_pair), each pair's variance the Agresti-Coull p~(1-p~)/(n+4), p~ = (k+2)/(n+4), which
+        stays positive when a pair's rate is 0 or 1. ``pooled``: hits / kept with its Wilson interval.
         """
         r = self.rate(which)
         valid = ~np.isnan(r)
@@ -87,16 +101,29 @@ class SuccessTable:
         plo, phi = wilson_interval(hits, kept)
         if p.size == 0:
             return {"mean": math.nan, "ci_low": math.nan, "ci_high": math.nan, "pairs": 0,
+                    "interval": "none (no pair kept)", "ci_low_independent": math.nan,
+                    "ci_high_independent": math.nan,
                     "pooled": math.nan, "pooled_ci_low": math.nan, "pooled_ci_high": math.nan}
         mean = float(p.mean())
         k_pair = {"target": self.hits_target, "ignore": self.hits_ignore}[which][valid]
         p_ac = (k_pair + 2) / (n + 4)
         se = float(np.sqrt(np.sum(p_ac * (1 - p_ac) / (n + 4))) / p.size)
+        ind_lo, ind_hi = max(0.0, mean - 1.959964 * se), min(1.0, mean + 1.959964 * se)
+        lo, hi, how = ind_lo, ind_hi, "independent pairs (normal approximation)"
+        if self.kept_rows is not None:
+            kr = self.kept_rows
+            ci = cluster_interval(Outcomes(kr["cluster"], kr["source"], kr["target"], kr[f"hit_{which}"],
+                                           len(self.classes)), n_boot=N_BOOT, seed=0)
+            lo, hi = ci.low, ci.high
+            how = f"source-clustered bootstrap ({N_BOOT} draws, {len(np.unique(kr['cluster']))} source images)"
         return {
             "mean": mean,
-            "ci_low": max(0.0, mean - 1.959964 * se),
-            "ci_high": min(1.0, mean + 1.959964 * se),
+            "ci_low": lo,
+            "ci_high": hi,
             "pairs": int(p.size),
+            "interval": how,
+            "ci_low_independent": ind_lo,
+            "ci_high_independent": ind_hi,
             "pooled": float(hits / kept) if kept else math.nan,
             "pooled_ci_low": float(plo),
             "pooled_ci_high": float(phi),
@@ -127,11 +154,13 @@ def success_table(
     kept: np.ndarray,
     adv_pred: np.ndarray,
     classes: list[int] | None = None,
+    cluster: np.ndarray | None = None,
 ) -> SuccessTable:
     """Count per ordered pair from per-example arrays (one row per formed pair of images).
 
     ``source``/``target``: the pair's classes; ``kept``: passed the clean filter;
-    ``adv_pred``: the judge's label of the adversarial reconstruction (ignored where not kept).
+    ``adv_pred``: the judge's label of the adversarial reconstruction (ignored where not kept);
+    ``cluster``: each row's source image id (gives the overall figures a source-clustered interval).
     """
     source, target = np.asarray(source, int), np.asarray(target, int)
     kept, adv_pred = np.asarray(kept, bool), np.asarray(adv_pred, int)
@@ -148,7 +177,15 @@ def success_table(
     np.add.at(n_kept, (si[kept], ti[kept]), 1)
     np.add.at(h_t, (si[kept], ti[kept]), (adv_pred[kept] == target[kept]).astype(np.int64))
     np.add.at(h_i, (si[kept], ti[kept]), (adv_pred[kept] != source[kept]).astype(np.int64))
-    return SuccessTable(classes, n_total, n_kept, h_t, h_i)
+    rows = None
+    if cluster is not None:
+        cluster = np.asarray(cluster)
+        if cluster.shape != source.shape:
+            raise ValueError("cluster must have one source image id per row")
+        rows = {"cluster": cluster[kept], "source": si[kept], "target": ti[kept],
+                "hit_target": (adv_pred[kept] == target[kept]).astype(np.int64),
+                "hit_ignore": (adv_pred[kept] != source[kept]).astype(np.int64)}
+    return SuccessTable(classes, n_total, n_kept, h_t, h_i, rows)
 
 
 def _nanmean(a: np.ndarray, axis: int) -> np.ndarray:

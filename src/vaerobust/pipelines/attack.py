@@ -166,7 +166,8 @@ def _sweep(vae: Any, judge: Any, vae_dir: Path, judge_dir: Path, out: Path, atta
     seconds = time.perf_counter() - t0
 
     pairs["adv_pred"] = pairs.adv_pred.astype(int)
-    table = success_table(pairs.source, pairs.target, pairs.kept, pairs.adv_pred, list(sweep.classes))
+    table = success_table(pairs.source, pairs.target, pairs.kept, pairs.adv_pred, list(sweep.classes),
+                          cluster=pairs.src_index.to_numpy())
     files.write_text(out / "examples.csv", pairs.to_csv(index=False))
     if samples["row"]:
         files.write_bytes(out / "samples.npz", _npz_bytes({k: np.concatenate(v) for k, v in samples.items()}))

@@ -246,7 +246,7 @@ def document(root: Path, out: Path, runs: list[VAERun], study: Study, reduced: l
 
     if attacks:
         doc.add(Heading(2, "Attack success: means over the ordered pairs"), Paragraph(
-            "Ours with a 95% interval (normal approximation over pairs, binomial within)"
+            f"Ours with a 95% interval ({_interval_kind(summaries)})"
             + (f"; the {ref}'s means ({study.reference_source}) and the difference in percentage points."
                if study.references else ".")),
             tables.means_table(summaries, ref_names, study),
@@ -355,6 +355,18 @@ def summary_json(root: Path, runs: list[VAERun], study: Study, reduced: list[str
         "statements": statements, "models": models, "untested_models": [r.label for r in runs if not r.attacks],
         "latent_codes": {r.label: r.codes for r in runs if r.codes is not None}, "curves": curves,
     }
+
+
+def _interval_kind(summaries: dict[str, Any]) -> str:
+    """How the overall intervals of these summaries were made (read from each; older ones lack it)."""
+    kinds = set()
+    for s in summaries.values():
+        ov = s.overall("ignore")
+        kinds.add("clustered" if str(ov.get("interval", "")).startswith("source-clustered") else "independent")
+    text = {"clustered": "a source-clustered bootstrap: each source image resampled with all of its pairs",
+            "independent": "normal approximation over pairs taken as independent, binomial within"}
+    return "; ".join(f"{text[k]}" + (" (older runs)" if k == "independent" and len(kinds) > 1 else "")
+                     for k in sorted(kinds))
 
 
 def build_report(root: str | Path, out: str | Path, html: bool = True, study: str | Study | None = None) -> Path:

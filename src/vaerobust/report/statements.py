@@ -1,8 +1,8 @@
 """Sentences of findings, each generated from the numbers (never written in advance).
 
 Uncertainty: a pair's rate carries a Wilson 95 % interval; a model's mean over pairs the
-normal-approximation interval of :meth:`vaerobust.metrics.robustness.SuccessTable.overall`
-(pairs independent, binomial within), read from summary.json, never recomputed here. The
+interval of :meth:`vaerobust.metrics.robustness.SuccessTable.overall` (a source-clustered
+bootstrap, or for older runs the independent-pairs one), read from summary.json, never recomputed here. The
 difference of two models' means gets se = sqrt(se_1^2 + se_2^2), each standard error read
 back from its interval as (high - low) / (2 * 1.96) (approximate where an interval is
 clipped at 0 or 1).
