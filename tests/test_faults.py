@@ -181,7 +181,7 @@ def test_a_sweep_that_keeps_no_source_is_labelled_not_nan(trained: dict[str, Pat
                                                           capsys: pytest.CaptureFixture[str]) -> None:
     import vaerobust.pipelines.attack as attack
 
-    monkeypatch.setattr(attack, "predict", lambda judge, x: torch.full((x.shape[0],), 99))  # reads no class right
+    monkeypatch.setattr(attack, "predict", lambda judge, x, **kw: torch.full((x.shape[0],), 99))  # reads no class right
     code, out, err = run_main(monkeypatch, capsys, "attack", trained["vae"], "--judge", trained["judge"], "--out",
                               tmp_path / "a", "--per-pair", "1", "--device", "cpu", "--no-progress")
     assert code == 0, err

@@ -263,7 +263,7 @@ def study_status(out: Path = typer.Argument(..., help="A study folder.")) -> Non
 @study_app.command("collect")
 @command
 def study_collect(out: Path = typer.Argument(..., help="A study folder.")) -> None:
-    """Rebuild the study's tables (CSV and Parquet) from its job records alone."""
+    """Rebuild the study's tables (CSV and Parquet) and its report (report.md, report.html) from its job records alone."""
     from vaerobust.pipelines import study as pipeline
 
     for name, path in pipeline.collect(out).items():

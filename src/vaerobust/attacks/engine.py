@@ -111,10 +111,13 @@ class Run:
 
 
 def descend(loss_fn: LossFn, x_src: Tensor, ctx: Any, noise: Tensor, cfg: AttackConfig) -> Run:
-    """One run from x_0 = clip(x_s + noise_std * noise, 0, 1): ``steps`` steps, each followed by the projection."""
+    """One run from x_0 = clip(x_s + noise_std * noise, 0, 1) (``start``): ``steps`` steps, each followed by the projection."""
     batch = x_src.shape[0]
     with torch.no_grad():
-        x = (x_src + cfg.noise_std * noise).clamp(0.0, 1.0)
+        x = x_src + cfg.noise_std * noise
+        if cfg.start == "twice_source":  # the author's x_s + a sample of N(x_s, noise_std^2), in that order
+            x = x_src + x
+        x = x.clamp(0.0, 1.0)
     trace = x.new_empty(cfg.steps, batch) if cfg.record_trace else None
     if cfg.steps == 0:
         return Run(project(x, x_src, cfg), None, trace)
@@ -125,7 +128,8 @@ def descend(loss_fn: LossFn, x_src: Tensor, ctx: Any, noise: Tensor, cfg: Attack
     for k in range(cfg.steps):
         losses = loss_fn(x, x_src, ctx)
         loss = losses.sum()
-        opt.zero_grad(set_to_none=True)
+        if cfg.zero_grad:
+            opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         with torch.no_grad():
@@ -159,7 +163,8 @@ def _descend_early_stop(loss_fn: LossFn, x_src: Tensor, ctx: Any, start: Tensor,
                 best_loss = torch.where(better, cur, best_loss)
                 best_x = torch.where(better.view(-1, *[1] * (x.dim() - 1)), x.detach(), best_x)
                 stale = torch.where(better, torch.zeros_like(stale), stale + 1)
-        opt.zero_grad(set_to_none=True)
+        if cfg.zero_grad:
+            opt.zero_grad(set_to_none=True)
         losses.sum().backward()
         opt.step()
         with torch.no_grad():
@@ -177,6 +182,8 @@ def _descend_early_stop(loss_fn: LossFn, x_src: Tensor, ctx: Any, start: Tensor,
         if active.numel() == 0:
             break
         new = x.detach()[keep].clone().requires_grad_(True)
+        if not cfg.zero_grad and x.grad is not None:  # the running sums of those that stay
+            new.grad = x.grad[keep].clone()
         opt = shrink_optimiser(opt, x, new, keep, cfg)
         x, xs, cx = new, xs[keep], take(cx, keep)
         best_loss, best_x, stale = best_loss[keep], best_x[keep], stale[keep]

@@ -109,6 +109,9 @@ class BetaVAEConfig(ObjectiveConfig):
     beta: float = setting(1.0, ge=0)  # weight of the KL terms (Higgins et al. use 4 on dSprites)
 
 
+WHOLE_TRAINING = "an integer >= 0 (null: the whole training, train.steps)"
+
+
 @_objective("capacity")
 @dataclass(frozen=True)
 class CapacityConfig(ObjectiveConfig):
@@ -117,7 +120,7 @@ class CapacityConfig(ObjectiveConfig):
     name: str = "capacity"
     gamma: float = setting(30.0, ge=0)  # weight of the capacity penalty
     capacity_max: float = setting(5.0, ge=0)  # nats: the total KL's target at the end of the schedule
-    capacity_steps: int = setting(100_000, ge=0)  # steps over which C(t) rises to capacity_max
+    capacity_steps: int | None = setting(100_000, ge=0, expected=WHOLE_TRAINING)  # steps over which C(t) rises
 
 
 @_objective("jointvae")
@@ -128,7 +131,7 @@ class JointVAEConfig(ObjectiveConfig):
     name: str = "jointvae"
     gamma: float = setting(30.0, ge=0)  # weight of both capacity penalties
     capacity_max: float = setting(5.0, ge=0)  # nats, the Gaussian capacity
-    capacity_steps: int = setting(100_000, ge=0)
+    capacity_steps: int | None = setting(100_000, ge=0, expected=WHOLE_TRAINING)  # null: the whole training
     cat_capacity_max: float | None = setting(None, ge=0)  # nats, categorical capacity; null = capacity_max
     cat_capacity_steps: int | None = setting(None, ge=0)  # null = capacity_steps
 
@@ -265,6 +268,9 @@ class AttackConfig(Checked):
     patience: int = setting(10, ge=1)  # 10 / 3e-3: measured on the quick sweep (README, "Early stopping")
     min_delta: float = setting(3e-3, ge=0)  # relative improvement that counts (early stopping)
     channels_last: bool = True  # 4-D weights in NHWC layout during the attack: speed only, same maths
+    # the thesis author's script (PROTOCOL §9), each switchable for the fidelity ablation:
+    start: str = setting("source", choices=("source", "twice_source"))  # x_0 = clip(x_s + noise) | clip(2 x_s + noise)
+    zero_grad: bool = True  # false: gradients are never zeroed, each step uses the running sum of all so far
 
     def check_sweepable(self) -> None:
         """A sweep measures what an attack does: zero steps would attack nothing."""
@@ -282,6 +288,9 @@ class SweepConfig(Checked):
     per_pair: int | None = setting(None, ge=1, expected="an integer >= 1 (null: all test images)")
     seed: int = setting(0, ge=0, le=MAX_SEED)  # shuffles the test images of each class before pairing
     batch_size: int = setting(1024, ge=1)  # pairs attacked together
+    # how reconstructions are judged; the defaults follow PROTOCOL §6, true is the author's code (§9):
+    judge_dropout: bool = False  # the judge's dropout active at every verdict (seeded masks)
+    sample_categorical: bool = False  # judged reconstructions decode a sampled categorical class (seeded)
 
     def check(self) -> None:
         if self.classes is not None and not len(set(self.classes)) == len(self.classes) >= 2:
@@ -317,7 +326,8 @@ class StudyConfig(Checked):
     #: ``judge.*`` its judge, ``attack.*`` / ``sweep.*`` every attack of the job)
     grid: dict[str, list[Any]] = field(default_factory=dict)
     #: named attack sweeps of each job: name -> dotted overrides of ``attack`` / ``sweep``
-    #: (``{}``: the study's attack as it is); empty: one sweep named after ``attack.name``
+    #: (``{}``: the study's attack as it is); empty: one sweep named after ``attack.name``;
+    #: ``only: {KEY: VALUE or [VALUES]}`` runs a sweep on the jobs whose ``model`` or run setting matches
     attacks: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: what each job of ``vaerobust study`` runs, in order
     steps: tuple[str, ...] = setting(("train", "evaluate", "attack"), choices=("train", "evaluate", "attack"))
@@ -332,9 +342,9 @@ class StudyConfig(Checked):
             if not isinstance(values, list) or not values:
                 self.fail("grid", f"a mapping of dotted key -> non-empty list of values; grid.{key} is {values!r}")
         for name, ov in self.attacks.items():
-            if not isinstance(ov, dict) or not all(str(k).startswith(("attack.", "sweep.")) for k in ov):
-                self.fail("attacks", f"a mapping of sweep name -> attack.* / sweep.* overrides; attacks.{name} is "
-                          f"{ov!r}")
+            if not isinstance(ov, dict) or not all(str(k).startswith(("attack.", "sweep.")) or k == "only" for k in ov):
+                self.fail("attacks", f"a mapping of sweep name -> attack.* / sweep.* overrides (and optionally "
+                          f"only: {{KEY: VALUE}}, the jobs it runs on); attacks.{name} is {ov!r}")
         if "train" not in self.steps and self.steps:
             self.fail("steps", "a list that starts with train (evaluate and attack need the trained model)")
 

@@ -20,9 +20,17 @@ from vaerobust.models.layout import channels_last
 
 
 @torch.no_grad()
-def reconstruct(vae: Any, x: Tensor, batch_size: int = 2048) -> Tensor:
-    """Deterministic reconstructions [N, C, H, W] (``vae.reconstruct``), in batches."""
-    return torch.cat([vae.reconstruct(x[i : i + batch_size]) for i in range(0, max(x.shape[0], 1), batch_size)])
+def reconstruct(vae: Any, x: Tensor, batch_size: int = 2048, sample_categorical: bool = False,
+                seed: int = 0) -> Tensor:
+    """Reconstructions [N, C, H, W] in batches: deterministic (``vae.reconstruct``), or with
+    ``sample_categorical`` the categorical code drawn per image (:meth:`Posterior.sampled_mode`,
+    from a generator seeded by ``seed``: the same call gives the same draws)."""
+    if not sample_categorical or not getattr(vae.spec, "categorical", ()):
+        return torch.cat([vae.reconstruct(x[i : i + batch_size]) for i in range(0, max(x.shape[0], 1), batch_size)])
+    check_images(x, tuple(vae.image_shape), "reconstruct")
+    gen = torch.Generator(device=x.device).manual_seed(seed)
+    return torch.cat([vae.decode(vae.encode(x[i : i + batch_size]).sampled_mode(gen))
+                      for i in range(0, max(x.shape[0], 1), batch_size)])
 
 
 @torch.no_grad()
@@ -32,12 +40,29 @@ def features(vae: Any, x: Tensor, batch_size: int = 2048) -> Tensor:
 
 
 @torch.no_grad()
-def predict(model: Any, x: Tensor, batch_size: int = 4096) -> Tensor:
-    """Argmax labels [N] of a classifier, in batches; images are checked (shape, range, finite)."""
+def predict(model: Any, x: Tensor, batch_size: int = 4096, dropout: bool = False, seed: int = 0) -> Tensor:
+    """Argmax labels [N] of a classifier, in batches; images are checked (shape, range, finite).
+
+    ``dropout``: with the classifier's dropout layers active (the thesis author's attack script
+    never put its judge in evaluation mode, PROTOCOL §9), their masks drawn from a generator
+    seeded by ``seed`` (the same call gives the same verdicts); every other layer stays as it is."""
     shape = getattr(model, "image_shape", None)
     if shape is not None:
         check_images(x, tuple(shape), "predict")
-    return torch.cat([model(x[i : i + batch_size]).argmax(1) for i in range(0, x.shape[0], batch_size)])
+    if not dropout:
+        return torch.cat([model(x[i : i + batch_size]).argmax(1) for i in range(0, x.shape[0], batch_size)])
+    drops = [m for m in model.modules() if isinstance(m, torch.nn.modules.dropout._DropoutNd)]
+    was = [m.training for m in drops]
+    devices = [x.device] if x.device.type == "cuda" else []
+    try:
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(seed)
+            for m in drops:
+                m.train()
+            return torch.cat([model(x[i : i + batch_size]).argmax(1) for i in range(0, x.shape[0], batch_size)])
+    finally:
+        for m, w in zip(drops, was):
+            m.train(w)
 
 
 @torch.inference_mode()

@@ -80,6 +80,17 @@ class Posterior:
             parts.append(F.softmax((lg + g) / temperature, dim=1))
         return torch.cat(parts, dim=1)
 
+    def sampled_mode(self, generator: torch.Generator | None = None) -> Tensor:
+        """Gaussian means and, per categorical variable, a one-hot class drawn with the posterior's
+        probabilities (a hard Gumbel-softmax draw: argmax(logits + g), g ~ Gumbel(0, 1)) -- the
+        code the thesis author's evaluation decoded (PROTOCOL §9). Without categorical variables
+        this is :meth:`mode`."""
+        parts = [self.mean] if self.mean.shape[1] > 0 else []
+        for lg in self.logits:
+            u = torch.rand(lg.shape, generator=generator, device=lg.device, dtype=lg.dtype).clamp(1e-10, 1.0 - 1e-7)
+            parts.append(F.one_hot((lg - torch.log(-torch.log(u))).argmax(dim=1), lg.shape[1]).to(lg.dtype))
+        return torch.cat(parts, dim=1)
+
     def mode(self) -> Tensor:
         """The deterministic code used for evaluation: Gaussian means and argmax one-hots."""
         parts = [self.mean] if self.mean.shape[1] > 0 else []

@@ -118,7 +118,7 @@ def _sweep(vae: Any, judge: Any, vae_dir: Path, judge_dir: Path, out: Path, atta
     x = x.to(dev)
     t0 = time.perf_counter()
 
-    clean_pred = predict(judge, reconstruct(vae, x)).cpu().numpy()
+    clean_pred = judged(vae, judge, x, sweep, sweep.seed).cpu().numpy()
     pairs = make_pairs(y.numpy(), tuple(sweep.classes), sweep.per_pair, sweep.seed, sweep.pairs)
     pairs["clean_pred"] = clean_pred[pairs.src_index.to_numpy()]
     pairs["kept"] = pairs.clean_pred == pairs.source
@@ -151,7 +151,7 @@ def _sweep(vae: Any, judge: Any, vae_dir: Path, judge_dir: Path, out: Path, atta
             batch_file = part / f"batch-{start:08d}.npz"
             res = _read_batch(batch_file, r)
             if res is None:
-                res = _attack_batch(atk, vae, judge, x, pairs, r, np.isin(r, keep_samples), sweep.seed)
+                res = _attack_batch(atk, vae, judge, x, pairs, r, np.isin(r, keep_samples), sweep)
                 _check_finite(res, out)
                 files.write_bytes(batch_file, _npz_bytes(res))
             for col in RESULT_COLUMNS:
@@ -202,20 +202,35 @@ def _check_finite(res: dict[str, np.ndarray], out: Path) -> None:
                                "the batch was not saved (check attack.lr and attack.lam)")
 
 
+def judged(vae: Any, judge: Any, x: Tensor, sweep: SweepConfig, seed: int) -> Tensor:
+    """The judge's labels [N] of the reconstructions of ``x``: deterministic reconstructions judged
+    in evaluation mode (PROTOCOL §6), or, as the thesis author's code did (§9), with a sampled
+    categorical code (``sweep.sample_categorical``) and/or the judge's dropout active
+    (``sweep.judge_dropout``), their randomness drawn from generators seeded by ``seed``."""
+    rec = reconstruct(vae, x, sample_categorical=sweep.sample_categorical, seed=seed)
+    return predict(judge, rec, dropout=sweep.judge_dropout, seed=seed)
+
+
+def _batch_seed(sweep: SweepConfig, first_row: int) -> int:
+    """The seed of a batch's random verdicts: fixed by the sweep's seed and the batch's first row,
+    so a resumed sweep draws what the uninterrupted one drew."""
+    return (sweep.seed * 1_000_003 + int(first_row) + 1) % (2**63 - 1)
+
+
 def _attack_batch(atk: Any, vae: Any, judge: Any, x: Tensor, pairs: pd.DataFrame, r: np.ndarray,
-                  keep: np.ndarray, seed: int) -> dict[str, np.ndarray]:
+                  keep: np.ndarray, sweep: SweepConfig) -> dict[str, np.ndarray]:
     """Attack rows ``r`` of ``pairs``; per-row results, plus pictures of the rows where ``keep``."""
     dev = x.device
     xs = x[torch.as_tensor(pairs.src_index.to_numpy()[r], device=dev)]
     xt = x[torch.as_tensor(pairs.tgt_index.to_numpy()[r], device=dev)]
-    x_adv = atk(xs, xt, noise=row_noise(pairs, r, tuple(xs.shape[1:]), seed))
+    x_adv = atk(xs, xt, noise=row_noise(pairs, r, tuple(xs.shape[1:]), sweep.seed))
     evaluations = atk.evaluations  # encoder passes (per example) the attack spent on this batch
     with torch.no_grad():
         rec = reconstruct(vae, x_adv)
         rec_src, rec_tgt = reconstruct(vae, xs), reconstruct(vae, xt)
         f_adv, f_src, f_tgt = features(vae, x_adv), features(vae, xs), features(vae, xt)
         out = {
-            "adv_pred": predict(judge, rec).cpu().numpy(),
+            "adv_pred": judged(vae, judge, x_adv, sweep, _batch_seed(sweep, r[0]) if len(r) else 0).cpu().numpy(),
             "l2": l2(x_adv - xs).cpu().numpy(),
             "linf": (x_adv - xs).abs().flatten(1).amax(1).cpu().numpy(),
             "latent_dist": l2(f_adv - f_tgt).cpu().numpy(),

@@ -94,7 +94,7 @@ def _calibrate(cfg: StudyConfig, dev: torch.device) -> dict[str, float]:
     torch.manual_seed(0)
     rc = cfg.run_config(next(iter(cfg.models)))
     model = build_model(rc).to(dev)
-    obj = build_objective(rc.objective)
+    obj = build_objective(rc.objective, total_steps=rc.train.steps)
     obj.setup(model.spec, dataset_size=1000, device=dev)
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
     x = torch.rand(rc.train.batch_size, *model.image_shape, device=dev)

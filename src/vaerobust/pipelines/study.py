@@ -37,6 +37,7 @@ from vaerobust.config import (
     StudyConfig,
     apply_overrides,
     dump_yaml,
+    flatten,
     load_study,
     to_dict,
 )
@@ -94,6 +95,28 @@ def _split(point: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _applies(name: str, only: Any, model: str, point: dict[str, Any], run: Any) -> bool:
+    """Whether the named attack ``name`` runs on this job: ``only`` (optional) maps ``model`` or a
+    dotted key of the job's run (a grid key or any resolved setting) to a value or a list of values."""
+    if only is None:
+        return True
+    if not isinstance(only, dict) or not only:
+        raise ConfigError(f"attacks.{name}.only = {only!r}: expected a mapping such as {{train.temperature: 0.1}}")
+    flat = flatten(to_dict(run))
+    for key, want in only.items():
+        if key == "model":
+            have = model
+        elif key in point:
+            have = point[key]
+        elif key in flat:
+            have = flat[key]
+        else:
+            raise ConfigError(f"attacks.{name}.only.{key}: not a setting of the job's run (e.g. model, train.seed)")
+        if have not in (want if isinstance(want, list) else [want]):
+            return False
+    return True
+
+
 def expand(cfg: StudyConfig, device: str = "auto") -> tuple[list[Job], list[Job]]:
     """The study's judge jobs and model jobs (module docstring). Every setting is checked here."""
     if not cfg.models:
@@ -122,6 +145,8 @@ def expand(cfg: StudyConfig, device: str = "auto") -> tuple[list[Job], list[Job]
             attacks: list[str] = []
             settings: dict[str, Any] = {"run": run}
             for name, ov in named.items():
+                if not _applies(name, ov.get("only"), model, point, run):
+                    continue
                 try:
                     acfg = apply_overrides(apply_overrides(cfg.attack, {k[7:]: v for k, v in ov.items()
                                                                         if k.startswith("attack.")}), parts["attack"])
@@ -476,6 +501,66 @@ def differences(df: pd.DataFrame, group: Sequence[str], seeds: Sequence[str], ou
     return pd.DataFrame(rows)
 
 
+def effects(df: pd.DataFrame, cfg: StudyConfig, seeds: Sequence[str], out: Path, recs: Sequence[dict],
+            references: Callable[[str, str], float | None] | None = None, n_boot: int = 2000,
+            seed: int = 0) -> pd.DataFrame:
+    """What each setting does, per model: every (attack, grid point) against the model's baseline --
+    the study's first named attack at the first value of every grid axis other than the seeds --
+    seed by seed (the same checkpoints where only the attack differs). Per figure: both means over
+    the seeds, the paired difference with its bootstrap interval and, where ``references(model,
+    which)`` gives the reference's mean (a fraction), the distance to it before and after and whether
+    the setting moves the figure ``towards`` or ``away from`` it (the interval excludes 0) or makes
+    ``no clear move``."""
+    axes = [k for k in cfg.grid if not k.endswith(".seed") and k in df.columns]
+    attack_names = list(cfg.attacks) or [cfg.attack.name]
+    base_attack = _slug(attack_names[0])
+    base_point = {k: cfg.grid[k][0] for k in axes}
+    classes = {(r["id"], name): rob["classes"] for r in recs for name, rob in r["robustness"].items()}
+    rows = []
+    for model, part in df.groupby("model"):
+        keyed = part.set_index(list(seeds)) if seeds else part
+        base = keyed[keyed.attack == base_attack]
+        for k, v in base_point.items():
+            base = base[base[k] == v]
+        if base.empty:
+            continue
+        for key, grp in part.groupby(["attack", *axes], dropna=False):
+            key = key if isinstance(key, tuple) else (key,)
+            setting = dict(zip(["attack", *axes], key))
+            if setting["attack"] == base_attack and all(setting[k] == base_point[k] for k in axes):
+                continue
+            g = grp.set_index(list(seeds)) if seeds else grp
+            common = g.index.intersection(base.index) if seeds else g.index[:1]
+            if not len(common):
+                continue
+            changed = [f"{k}={_value_text(setting[k])}" for k in axes if setting[k] != base_point[k]]
+            if setting["attack"] != base_attack:
+                changed.append(f"attack={setting['attack']}")
+            row: dict[str, Any] = {"model": model, "setting": ", ".join(changed), **setting, "seeds": len(common)}
+            gs, bs = g.loc[common], base.loc[common] if seeds else base.iloc[:1]
+            for col, measure, which in (("as_ignore", "ignore", "ignore"), ("as_target", "target_hit", "target")):
+                row[f"{col}_setting"], row[f"{col}_baseline"] = float(gs[col].mean()), float(bs[col].mean())
+                ra = [outcomes_of(out, j, t, classes[(j, t)], measure) for j, t in zip(gs.job, gs.attack)]
+                rb = [outcomes_of(out, j, t, classes[(j, t)], measure) for j, t in zip(bs.job, bs.attack)]
+                lo = hi = None
+                if all(r is not None for r in [*ra, *rb]):
+                    d = paired_difference(ra, rb, n_boot=n_boot, seed=seed)  # type: ignore[arg-type]
+                    row[f"{col}_diff"], lo, hi = d.mean, d.low, d.high
+                else:
+                    row[f"{col}_diff"] = row[f"{col}_setting"] - row[f"{col}_baseline"]
+                row[f"{col}_diff_low"], row[f"{col}_diff_high"] = lo, hi
+                ref = references(str(model), which) if references else None
+                row[f"{col}_reference"] = ref
+                if ref is not None:
+                    before, after = abs(row[f"{col}_baseline"] - ref), abs(row[f"{col}_setting"] - ref)
+                    row[f"{col}_gap_baseline"], row[f"{col}_gap_setting"] = before, after
+                    clear = lo is not None and hi is not None and (lo > 0 or hi < 0)
+                    row[f"{col}_move"] = ("no clear move" if not clear else
+                                          "towards" if after < before else "away from")
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
 RECORD_PATTERNS = ("study.yaml", "judges/*/job.json", "judges/*/result.json", "judges/*/error.json", "jobs/*/job.json",
                    "jobs/*/result.json", "jobs/*/error.json", "jobs/*/outcomes-*.csv.gz", "tables/*.csv")
 
@@ -496,10 +581,12 @@ def export(out: str | Path, dest: str | Path) -> list[Path]:
 
 
 def collect(out: str | Path) -> dict[str, Path]:
-    """Rebuild the study's tables from its records alone (``jobs/*/result.json`` and the compact
-    ``jobs/*/outcomes-<attack>.csv.gz``): ``tables/results.csv`` and ``.parquet`` (one row per job and
-    attack) and ``tables/summary.csv`` (per model and attack over the seeds, with the hierarchical
-    bootstrap's 95% interval)."""
+    """Rebuild the study's tables and report from its records alone (``jobs/*/result.json`` and the
+    compact ``jobs/*/outcomes-<attack>.csv.gz``): ``tables/results.csv`` and ``.parquet`` (one row per
+    job and attack), ``tables/summary.csv`` (per model and attack over the seeds, with the
+    hierarchical bootstrap's 95% interval), ``tables/differences.csv`` (paired differences between
+    models), ``tables/effects.csv`` (each setting against each model's baseline) and ``report.md`` /
+    ``report.html`` with ``figures/seeds.png`` (:mod:`vaerobust.report.study_page`)."""
     out = Path(out)
     cfg = read_config(out / "study.yaml", StudyConfig) if (out / "study.yaml").is_file() else None
     recs = records(out)
@@ -511,17 +598,31 @@ def collect(out: str | Path) -> dict[str, Path]:
     seed_keys = [c for c in df.columns if c in (cfg.grid if cfg else {}) and c.endswith(".seed")]
     from vaerobust.studies import get_study
 
-    diffs = differences(df, ["model", "attack", *seedless], seed_keys, out, recs,
-                        get_study(cfg.name if cfg else None).reference_order)
+    study = get_study(cfg.name if cfg else None)
+    diffs = differences(df, ["model", "attack", *seedless], seed_keys, out, recs, study.reference_order)
+
+    def reference(model: str, which: str) -> float | None:
+        v = study.reference_overall(model, which)
+        return None if v is None else float(v) / 100  # the reference's percent as a fraction
+
+    effs = effects(df, cfg, seed_keys, out, recs, reference) if cfg is not None else pd.DataFrame()
     paths = {"results.csv": out / "tables" / "results.csv", "results.parquet": out / "tables" / "results.parquet",
-             "summary.csv": out / "tables" / "summary.csv", "differences.csv": out / "tables" / "differences.csv"}
+             "summary.csv": out / "tables" / "summary.csv", "differences.csv": out / "tables" / "differences.csv",
+             "effects.csv": out / "tables" / "effects.csv"}
     with folder_lock(out / "tables"):
         files.write_text(paths["results.csv"], df.to_csv(index=False))
         files.atomic_write(paths["results.parquet"], lambda f: df.to_parquet(f, index=False))
         files.write_text(paths["summary.csv"], summ.to_csv(index=False))
         files.write_text(paths["differences.csv"], diffs.to_csv(index=False))
+        files.write_text(paths["effects.csv"], effs.to_csv(index=False))
+    if cfg is not None:
+        from vaerobust.report.study_page import write_study_report
+
+        _, model_jobs = expand(cfg)
+        paths.update(write_study_report(out, cfg.name, df, summ, diffs, effs, seedless, study,
+                                        n_jobs=len(model_jobs), n_done=len(recs)))
     return paths
 
 
-__all__ = ["Job", "JobState", "collect", "expand", "export", "job_id", "load", "records", "run", "status", "status_table",
+__all__ = ["Job", "JobState", "collect", "effects", "expand", "export", "job_id", "load", "records", "run", "status", "status_table",
            "summary", "table", "write_jobs"]

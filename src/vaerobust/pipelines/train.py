@@ -86,7 +86,7 @@ def _train(cfg: RunConfig, out: Path, dev: torch.device, progress: bool, stop_at
     model = build_model(cfg)
     check_images(x, model.image_shape, f"dataset {cfg.data.name!r}")
     data_hash = fingerprint(x, y)
-    trainer = VAETrainer(model, build_objective(cfg.objective), cfg.objective, x, tc, dev)
+    trainer = VAETrainer(model, build_objective(cfg.objective, total_steps=cfg.train.steps), cfg.objective, x, tc, dev)
 
     state_path = out / "train_state.pt"
     if state_path.is_file():

@@ -79,7 +79,7 @@ def training_table(runs: Sequence[VAERun], root: Path) -> Table:
         ("beta", lambda i: obj(i, "beta")),
         ("gamma", lambda i: obj(i, "gamma")),
         ("capacity max (nats)", lambda i: obj(i, "capacity_max")),
-        ("capacity steps", lambda i: obj(i, "capacity_steps")),
+        ("capacity steps (none = the whole training)", lambda i: obj(i, "capacity_steps")),
         ("categorical capacity max (none = same)", lambda i: obj(i, "cat_capacity_max")),
         ("categorical capacity steps (none = same)", lambda i: obj(i, "cat_capacity_steps")),
         ("training steps", lambda i: _v(flat[i].get("train.steps"))),
@@ -129,6 +129,10 @@ def attack_table(attacks: Sequence[AttackRun], root: Path) -> Table:
         ("optimiser steps", lambda a: at(a, "steps")),
         ("learning rate (Adam) or step size (sign)", lambda a: at(a, "lr")),
         ("initial noise std", lambda a: at(a, "noise_std")),
+        ("start point", lambda a: {"twice_source": "clip(2 x_s + noise) (author's script)",
+                                   "source": "clip(x_s + noise)"}.get(a.summary.attack.get("start", "source"), tables.NA)),
+        ("gradient zeroed each step", lambda a: "yes" if a.summary.attack.get("zero_grad", True) else
+         "**no** (running sum, author's script)"),
         ("restarts (best kept)", lambda a: at(a, "restarts")),
         ("posterior samples in the loss", lambda a: at(a, "samples")),
         ("early stopping (patience, min delta)", lambda a: "off" if not a.summary.attack.get("early_stop") else
@@ -139,6 +143,10 @@ def attack_table(attacks: Sequence[AttackRun], root: Path) -> Table:
         ("classes", lambda a: sw(a, "classes")),
         ("images per pair", per_pair),
         ("sweep seed", lambda a: sw(a, "seed")),
+        ("judge's dropout while judging", lambda a: "**active** (author's script)" if a.summary.sweep.get("judge_dropout")
+         else "off (eval mode)"),
+        ("categorical code when judging", lambda a: "**sampled** (author's code)" if a.summary.sweep.get("sample_categorical")
+         else "argmax"),
         ("pairs of images formed", lambda a: _v(a.summary.n_pairs_formed if a.summary.n_pairs_formed is not None
                                                 else tables.NA)),
         ("sources attacked (clean recon. correct)", lambda a: _v(a.summary.n_attacked if a.summary.n_attacked

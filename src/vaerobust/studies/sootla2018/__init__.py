@@ -104,4 +104,20 @@ STUDY = STUDIES.register("sootla2018")(Study(
     protocol_check=protocol_differences,
 ))
 
-__all__ = ["STUDY", "THESIS_BUDGETS", "protocol_differences", "references"]
+
+#: The fidelity ablation (preset ``sootla2018-fidelity``): the same models and reference numbers;
+#: each behaviour of the author's code (PROTOCOL §9) is a setting of that study, not a difference
+#: to report, so it has no protocol check of its own.
+FIDELITY = STUDIES.register("sootla2018-fidelity")(Study(
+    name="sootla2018-fidelity",
+    title="The gap to the thesis: what each behaviour of the author's code does (fidelity ablation)",
+    citation=STUDY.citation,
+    reference_label="thesis",
+    reference_header=STUDY.reference_header,
+    references=references.REFERENCES,
+    reference_order=references.THESIS_ORDER,
+    reference_source=references.SOURCE,
+    reference_unit=references.UNIT,
+))
+
+__all__ = ["FIDELITY", "STUDY", "THESIS_BUDGETS", "protocol_differences", "references"]

@@ -1,0 +1,232 @@
+"""The report of a whole study (``vaerobust study collect``): its tables, a figure and sentences
+generated from the numbers of ``tables/summary.csv``, ``differences.csv`` and ``effects.csv``.
+
+It reads those tables only (built from the job records by :func:`vaerobust.pipelines.study.collect`),
+so a study's committed records rebuild the same report. Every finding is a sentence computed from
+an interval: a difference whose 95% interval covers 0 is called inconclusive, never a direction.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from vaerobust import __version__, files
+from vaerobust.report import tables
+from vaerobust.report.document import Bullets, Document, Heading, Images, Paragraph, Quote, Table, render
+from vaerobust.report.figures import _plt, save_png
+
+MEASURES = (("as_ignore", "ignore", "AS ignore-target"), ("as_target", "target", "AS target"))
+
+
+def _num(v: Any) -> float | None:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(f) else f
+
+
+def _pct(v: Any, d: int = 1) -> str:
+    f = _num(v)
+    return tables.NA if f is None else f"{100 * f:.{d}f}%"
+
+
+def _pp(v: Any) -> str:
+    f = _num(v)
+    return tables.NA if f is None else f"{100 * f:+.1f} pp"
+
+
+def _interval(lo: Any, hi: Any) -> str:
+    a, b = _num(lo), _num(hi)
+    return "" if a is None or b is None else f" [{100 * a:+.1f}, {100 * b:+.1f}]"
+
+
+def _context(row: pd.Series, keys: list[str]) -> str:
+    parts = [f"{k}={row[k]}" for k in keys if k in row and not pd.isna(row[k])]
+    return f" ({', '.join(parts)})" if parts else ""
+
+
+def difference_sentences(diffs: pd.DataFrame, context_keys: list[str], reference_label: str) -> list[str]:
+    """One sentence per pair of models and measure, from the paired difference's interval."""
+    out: list[str] = []
+    if diffs.empty:
+        return out
+    for _, r in diffs.iterrows():
+        ctx = _context(r, context_keys)
+        if str(r.get("model_b")) == "(the reference's ordering)":
+            for col, _, label in MEASURES:
+                k = _num(r.get(f"{col}_seeds_in_reference_order"))
+                if k is not None:
+                    out.append(f"{label}{ctx}: {int(k)} of {int(r['seeds'])} seeds order the models as the "
+                               f"{reference_label} does ({r['model_a']}).")
+            continue
+        for col, _, label in MEASURES:
+            d, lo, hi = _num(r.get(f"{col}_diff")), _num(r.get(f"{col}_diff_low")), _num(r.get(f"{col}_diff_high"))
+            if d is None or lo is None or hi is None:
+                continue
+            n, above = int(r["seeds"]), _num(r.get(f"{col}_a_above_b"))
+            tail = f" over {n} seed(s)" + (f", {r['model_a']} above in {int(above)} of {n}" if above is not None else "")
+            if lo > 0:
+                verdict = f"{r['model_a']} is more attackable than {r['model_b']}"
+            elif hi < 0:
+                verdict = f"{r['model_a']} is less attackable than {r['model_b']}"
+            else:
+                verdict = (f"inconclusive: no clear difference between {r['model_a']} and {r['model_b']} "
+                           "(the interval covers 0)")
+            out.append(f"{label}{ctx}: {verdict}; {r['model_a']} - {r['model_b']} = {_pp(d)}{_interval(lo, hi)}{tail}.")
+    return out
+
+
+def effect_sentences(effects: pd.DataFrame, reference_label: str) -> list[str]:
+    """One sentence per (model, setting) and measure: what the setting does against the baseline,
+    and whether it moves the figure towards the reference's mean."""
+    out: list[str] = []
+    if effects.empty:
+        return out
+    for _, r in effects.iterrows():
+        for col, _, label in MEASURES:
+            d, lo, hi = _num(r.get(f"{col}_diff")), _num(r.get(f"{col}_diff_low")), _num(r.get(f"{col}_diff_high"))
+            if d is None:
+                continue
+            text = (f"{r['model']}, {r['setting']}: {label} {_pct(r[f'{col}_baseline'])} -> "
+                    f"{_pct(r[f'{col}_setting'])} ({_pp(d)}{_interval(lo, hi)}, {int(r['seeds'])} seed(s))")
+            ref, move = _num(r.get(f"{col}_reference")), r.get(f"{col}_move")
+            if lo is None or hi is None:
+                text += "; no interval (the outcome files are missing)"
+            elif ref is not None and isinstance(move, str):
+                gap = (f"the gap to the {reference_label}'s {100 * ref:.1f}% goes from {100 * r[f'{col}_gap_baseline']:.1f}"
+                       f" to {100 * r[f'{col}_gap_setting']:.1f} points")
+                text += {"towards": f"; moves towards the {reference_label}: {gap}",
+                         "away from": f"; moves away from the {reference_label}: {gap}",
+                         }.get(move, f"; inconclusive: no clear move (the interval covers 0); {gap}")
+            elif lo > 0 or hi < 0:
+                text += "; a clear change (the interval excludes 0)"
+            else:
+                text += "; inconclusive: no clear change (the interval covers 0)"
+            out.append(text + ".")
+    return out
+
+
+def _summary_table(summary: pd.DataFrame, keys: list[str], study: Any) -> Table:
+    header = ["model", "attack", *keys, "seeds", "AS ignore-target: mean [95% incl. training]", "sd between seeds",
+              "AS target: mean [95%]", "sd", "clean recon. accuracy"]
+    has_ref = bool(getattr(study, "references", None))
+    if has_ref:
+        header += [f"{study.reference_label}: ignore / target"]
+    rows = []
+    for _, r in summary.iterrows():
+        cells = [str(r["model"]), str(r["attack"]), *[str(r[k]) for k in keys], str(int(r["jobs"]))]
+        for col, _, _ in MEASURES:
+            cells += [tables.fmt_ci(_num(r[f"{col}_mean"]), _num(r.get(f"{col}_boot_low")), _num(r.get(f"{col}_boot_high"))),
+                      _pct(r.get(f"{col}_sd"))]
+        cells.append(_pct(r.get("clean_recon_accuracy_mean")))
+        if has_ref:
+            ri, rt = study.reference_overall(r["model"], "ignore"), study.reference_overall(r["model"], "target")
+            cells.append(tables.NA if ri is None else f"{ri:.1f}% / {rt:.1f}%")
+        rows.append(cells)
+    return Table(header, rows)
+
+
+def _effects_table(effects: pd.DataFrame) -> Table:
+    header = ["model", "setting", "seeds"]
+    for _, _, label in MEASURES:
+        header += [f"{label}: baseline -> setting", "difference [95%]", "vs reference"]
+    rows = []
+    for _, r in effects.iterrows():
+        cells = [str(r["model"]), str(r["setting"]), str(int(r["seeds"]))]
+        for col, _, _ in MEASURES:
+            move = r.get(f"{col}_move")
+            cells += [f"{_pct(r[f'{col}_baseline'])} -> {_pct(r[f'{col}_setting'])}",
+                      _pp(r[f"{col}_diff"]) + _interval(r.get(f"{col}_diff_low"), r.get(f"{col}_diff_high")),
+                      move if isinstance(move, str) else tables.DASH]
+        rows.append(cells)
+    return Table(header, rows)
+
+
+def seeds_png(results: pd.DataFrame, summary: pd.DataFrame, keys: list[str], study: Any, path: Path) -> Path:
+    """Per group (model, attack, other grid values): each seed's figure as a dot, the mean over seeds
+    and its 95% interval including training as a bar, and the reference's mean as a black tick."""
+    plt = _plt()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 0.45 * len(summary) + 1.6), sharey=True)
+    labels = [" / ".join(str(r[k]) for k in ["model", "attack", *keys]) for _, r in summary.iterrows()]
+    y = np.arange(len(summary))[::-1]
+    for ax, (col, which, label) in zip(axes, MEASURES):
+        for yi, (_, r) in zip(y, summary.iterrows()):
+            sel = results
+            for k in ["model", "attack", *keys]:
+                sel = sel[sel[k].astype(str) == str(r[k])]
+            ax.scatter(100 * sel[col].astype(float), np.full(len(sel), yi), s=14, color="tab:blue", alpha=0.6, zorder=2)
+            lo, hi = _num(r.get(f"{col}_boot_low")), _num(r.get(f"{col}_boot_high"))
+            if lo is not None and hi is not None:
+                ax.plot([100 * lo, 100 * hi], [yi, yi], color="tab:orange", lw=3, alpha=0.7, zorder=1)
+            ax.scatter([100 * float(r[f"{col}_mean"])], [yi], marker="D", s=28, color="tab:orange", zorder=3)
+            ref = study.reference_overall(r["model"], which) if getattr(study, "references", None) else None
+            if ref is not None:
+                ax.scatter([ref], [yi], marker="|", s=200, linewidths=2, color="black", zorder=4)
+        ax.set_xlabel(f"{label} (%)")
+        ax.set_xlim(left=0)
+        ax.grid(axis="x", alpha=0.3)
+    axes[0].set_yticks(y, labels, fontsize=8)
+    axes[0].set_title("dots: seeds; bar: mean and 95% interval incl. training; black: reference", fontsize=9, loc="left")
+    return save_png(fig, path)
+
+
+def write_study_report(out: Path, name: str, results: pd.DataFrame, summary: pd.DataFrame, diffs: pd.DataFrame,
+                       effects: pd.DataFrame, keys: list[str], study: Any, n_jobs: int, n_done: int) -> dict[str, Path]:
+    """``report.md``, ``report.html`` and ``figures/seeds.png`` of the study in ``out`` (paths returned)."""
+    ref = getattr(study, "reference_label", "reference")
+    doc = Document(f"{getattr(study, 'title', name)}")
+    doc.add(Heading(1, doc.title), Paragraph(f"Study `{name}`: {n_done} of {n_jobs} model jobs finished. Generated by vaerobust "
+                      f"{__version__} from the job records alone (`jobs/*/result.json`, `jobs/*/outcomes-*.csv.gz`); "
+                      "`vaerobust study collect` rebuilds it."))
+    warnings = []
+    if n_done < n_jobs:
+        warnings.append(f"{n_jobs - n_done} job(s) have not finished: the tables hold the finished ones only")
+    seeds = summary["jobs"].min() if not summary.empty else 0
+    if seeds < 2:
+        warnings.append("some groups have a single training seed: their intervals cover the sampling of test "
+                        "images only, not training")
+    if warnings:
+        doc.add(Quote("**Read with care:**", warnings))
+    statements = difference_sentences(diffs, [k for k in ["attack", *keys] if k in diffs.columns], ref)
+    statements += effect_sentences(effects, ref)
+    if statements:
+        doc.add(Heading(2, "Findings (generated from the numbers below)"), Bullets(statements))
+    fig = seeds_png(results, summary, keys, study, out / "figures" / "seeds.png") if not summary.empty else None
+    doc.add(Heading(2, "Per model: the mean over seeds with a 95% interval that includes training"),
+            Paragraph("Interval: hierarchical bootstrap (resample the seeds, then the source images with all their "
+                      "pairs). sd: the standard deviation between the seeds' own figures."),
+            _summary_table(summary, keys, study))
+    if fig is not None:
+        doc.add(Images([("each seed, the mean and its interval", "figures/seeds.png")]))
+    if not effects.empty:
+        doc.add(Heading(2, "What each setting does (against each model's baseline, seed by seed)"),
+                Paragraph("Baseline: the study's first attack at the first value of every grid axis. Difference: "
+                          "the mean paired difference over seeds (same checkpoints when only the attack differs) "
+                          f"with its bootstrap interval. vs reference: whether it moves the figure towards the "
+                          f"{ref}'s mean (the interval excludes 0), away from it, or makes no clear move."),
+                _effects_table(effects))
+    pairs = diffs[diffs["model_b"] != "(the reference's ordering)"] if not diffs.empty else diffs
+    if not pairs.empty:
+        doc.add(Heading(2, "Paired differences between models"), Table(
+            ["model A", "model B", *[k for k in ["attack", *keys] if k in pairs.columns], "seeds",
+             "AS ignore-target A - B [95%]", "AS target A - B [95%]"],
+            [[str(r["model_a"]), str(r["model_b"]), *[str(r[k]) for k in ["attack", *keys] if k in pairs.columns],
+              str(int(r["seeds"])),
+              _pp(r.get("as_ignore_diff")) + _interval(r.get("as_ignore_diff_low"), r.get("as_ignore_diff_high")),
+              _pp(r.get("as_target_diff")) + _interval(r.get("as_target_diff_low"), r.get("as_target_diff_high"))]
+             for _, r in pairs.iterrows()]))
+    paths = {"report.md": out / "report.md", "report.html": out / "report.html"}
+    files.write_text(paths["report.md"], render(doc, "md"))
+    files.write_text(paths["report.html"], render(doc, "html"))
+    if fig is not None:
+        paths["seeds.png"] = fig
+    return paths
+
+
+__all__ = ["difference_sentences", "effect_sentences", "seeds_png", "write_study_report"]
