@@ -1,13 +1,16 @@
-"""Wall time of a 90-pair attack sweep, with and without early stopping, on trained models.
+"""Wall time of a 90-pair attack sweep: fixed steps, early stopping, and early stopping with
+continuous batching, on trained models.
 
-For each VAE run given, runs the study's latent attack sweep (1000 steps) twice into a
-temporary folder: fixed steps, then ``early_stop=True``; prints the wall time, the encoder
-evaluations actually spent, and AS ignore-target / AS target means of both, with the
-differences (the early-stopping check: within 1 point absolute, at most a quarter of the
-evaluations).
+For each VAE run given, runs the study's latent attack sweep (1000 steps) into a temporary
+folder: fixed steps, then ``early_stop=True`` (batches of ``sweep.batch_size`` = 1024 that shrink
+as examples stop), then -- with ``--width W`` -- early stopping with continuous batching
+(``attack.width=W``: W examples at once, refilled as others stop, over chunks of ``--chunk``
+rows). Prints the wall time, the encoder evaluations actually spent and AS ignore-target / AS
+target of each, with the ratios to the fixed loop (the goals: AS within 1 point, wall time
+close to the evaluations' ratio).
 
     python benchmarks/bench_sweep.py --judge runs/X/judge runs/X/models/disentangled runs/X/models/entangled \
-        [--per-pair 100] [--patience 10] [--min-delta 3e-3] [--device cpu] [--no-reuse]
+        [--per-pair 100] [--patience 10] [--min-delta 3e-3] [--width 1024 --chunk 8192] [--device cpu] [--no-reuse]
 
 A run whose own ``attacks/latent`` sweep has exactly these settings (e.g. made by
 ``reproduce``) is not attacked again with fixed steps: its recorded results and time are used.
@@ -61,6 +64,8 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=1000)
     ap.add_argument("--patience", type=int, default=AttackConfig.patience)
     ap.add_argument("--min-delta", type=float, default=AttackConfig.min_delta)
+    ap.add_argument("--width", type=int, default=None, help="Also run continuous batching with this many at once.")
+    ap.add_argument("--chunk", type=int, default=8192, help="Rows per call (and saved chunk) with --width.")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--no-reuse", action="store_true",
                     help="Run the fixed-step sweep even where RUN/attacks/latent holds one with the same settings.")
@@ -77,13 +82,20 @@ def main() -> None:
                 print(f"{vae.name}: fixed-step sweep reused from {own} (its recorded time, measured when it ran)")
             f = read(own) if own is not None else run(vae, a.judge, Path(d) / "fixed", fixed, sweep, a.device)
             e = run(vae, a.judge, Path(d) / "early", early, sweep, a.device)
+            results = [("fixed", f), ("early-stop", e)]
+            if a.width:
+                cont = apply_overrides(early, {"width": a.width})
+                results.append((f"continuous (width {a.width}, chunks of {a.chunk})",
+                                run(vae, a.judge, Path(d) / "continuous", cont,
+                                    apply_overrides(sweep, {"batch_size": a.chunk}), a.device)))
         print(f"{vae.name}: {f['attacked']} sources attacked")
-        for name, r in (("fixed", f), ("early-stop", e)):
+        for name, r in results:
             print(f"  {name:10s} {r['seconds'] / 60:7.2f} min  encoder evals {r['evaluations']:>12,d}"
                   f"  AS ignore-target {r['ignore']:.2%}  AS target {r['target']:.2%}")
-        print(f"  early/fixed: time {e['seconds'] / f['seconds']:.3f}, evaluations {e['evaluations'] / max(f['evaluations'], 1):.3f};"
-              f" AS ignore-target diff {100 * (e['ignore'] - f['ignore']):+.2f} pt,"
-              f" AS target diff {100 * (e['target'] - f['target']):+.2f} pt")
+        for name, r in results[1:]:
+            print(f"  {name} / fixed: time {r['seconds'] / f['seconds']:.3f}, evaluations "
+                  f"{r['evaluations'] / max(f['evaluations'], 1):.3f}; AS ignore-target diff "
+                  f"{100 * (r['ignore'] - f['ignore']):+.2f} pt, AS target diff {100 * (r['target'] - f['target']):+.2f} pt")
 
 
 if __name__ == "__main__":

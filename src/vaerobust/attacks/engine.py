@@ -110,14 +110,19 @@ class Run:
     trace: Tensor | None
 
 
-def descend(loss_fn: LossFn, x_src: Tensor, ctx: Any, noise: Tensor, cfg: AttackConfig) -> Run:
-    """One run from x_0 = clip(x_s + noise_std * noise, 0, 1) (``start``): ``steps`` steps, each followed by the projection."""
-    batch = x_src.shape[0]
+def start_point(x_src: Tensor, noise: Tensor, cfg: AttackConfig) -> Tensor:
+    """x_0 = clip(x_s + noise_std * noise, 0, 1), or with ``start=twice_source`` clip(2 x_s + noise_std * noise)."""
     with torch.no_grad():
         x = x_src + cfg.noise_std * noise
         if cfg.start == "twice_source":  # the author's x_s + a sample of N(x_s, noise_std^2), in that order
             x = x_src + x
-        x = x.clamp(0.0, 1.0)
+        return x.clamp(0.0, 1.0)
+
+
+def descend(loss_fn: LossFn, x_src: Tensor, ctx: Any, noise: Tensor, cfg: AttackConfig) -> Run:
+    """One run from x_0 = clip(x_s + noise_std * noise, 0, 1) (``start``): ``steps`` steps, each followed by the projection."""
+    batch = x_src.shape[0]
+    x = start_point(x_src, noise, cfg)
     trace = x.new_empty(cfg.steps, batch) if cfg.record_trace else None
     if cfg.steps == 0:
         return Run(project(x, x_src, cfg), None, trace)
@@ -196,6 +201,119 @@ def _descend_early_stop(loss_fn: LossFn, x_src: Tensor, ctx: Any, start: Tensor,
     return Run(out, None, trace)
 
 
+class RowAdam:
+    """Adam (Kingma & Ba 2015, torch.optim.Adam's defaults) with its moments and step count kept per
+    example (row), so that rows can join and leave the batch at any step: row i's update is the one
+    a torch Adam over that row alone would make (up to rounding of the per-row bias corrections)."""
+
+    def __init__(self, lr: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:
+        self.lr, (self.b1, self.b2), self.eps = lr, betas, eps
+        self.m: Tensor | None = None
+        self.v: Tensor | None = None
+        self.t: Tensor | None = None  # steps taken per row (int64)
+
+    def add(self, like: Tensor) -> None:
+        """Append rows of zero state, shaped like ``like`` [n, ...]."""
+        zeros, t = torch.zeros_like(like), torch.zeros(like.shape[0], dtype=torch.int64, device=like.device)
+        if self.m is None:
+            self.m, self.v, self.t = zeros, zeros.clone(), t
+        else:
+            self.m, self.v, self.t = torch.cat([self.m, zeros]), torch.cat([self.v, zeros.clone()]), torch.cat([self.t, t])
+
+    def keep(self, rows: Tensor) -> None:
+        assert self.m is not None and self.v is not None and self.t is not None
+        self.m, self.v, self.t = self.m[rows], self.v[rows], self.t[rows]
+
+    @torch.no_grad()
+    def step(self, x: Tensor, grad: Tensor) -> Tensor:
+        """x after one step on ``grad`` (both [n, ...]); the state advances."""
+        assert self.m is not None and self.v is not None and self.t is not None
+        self.m.lerp_(grad, 1 - self.b1)
+        self.v.mul_(self.b2).addcmul_(grad, grad, value=1 - self.b2)
+        self.t += 1
+        t = self.t.to(torch.float64)
+        shape = (-1, *[1] * (x.dim() - 1))
+        step_size = (self.lr / (1 - self.b1 ** t)).to(x.dtype).view(shape)
+        bc2_sqrt = torch.sqrt(1 - self.b2 ** t).to(x.dtype).view(shape)
+        denom = (self.v.sqrt() / bc2_sqrt).add_(self.eps)
+        return x - step_size * self.m / denom
+
+
+def _join(a: Any, b: Any) -> Any:
+    """Rows of batch-indexable context ``b`` appended to ``a`` (the counterpart of :func:`take`)."""
+    if a is None:
+        return b
+    if isinstance(a, Tensor):
+        return torch.cat([a, b])
+    if isinstance(a, Posterior):
+        return Posterior(torch.cat([a.mean, b.mean]), torch.cat([a.logvar, b.logvar]),
+                         [torch.cat([x, y]) for x, y in zip(a.logits, b.logits)])
+    if isinstance(a, (tuple, list)):
+        return type(a)(_join(x, y) for x, y in zip(a, b))
+    raise TypeError(f"attack context of type {type(a).__name__}: expected a Tensor, Posterior, tuple or list")
+
+
+def stream(loss_fn: LossFn, target_fn: Callable[[Tensor, Tensor], Any], x_src: Tensor, x_tgt: Tensor,
+           noise: Tensor, cfg: AttackConfig) -> Tensor:
+    """Early stopping with continuous batching (``cfg.width``): x_adv [N, ...] for all N examples of
+    the call, at most ``width`` optimised at once, the batch refilled as examples stop (see the
+    module docstring). Each example's result is the one :func:`descend` gives it with early stopping."""
+    n, width = x_src.shape[0], int(cfg.width or x_src.shape[0])
+    dev, shape = x_src.device, (-1, *[1] * (x_src.dim() - 1))
+    out = torch.empty_like(x_src)
+    refill = max(1, width // 8)  # admit new examples once this many slots are free (efficiency only)
+    nxt = 0
+    idx = torch.empty(0, dtype=torch.long, device=dev)
+    x = xs = best_x = gsum = x_src[:0]
+    ctx: Any = None
+    best_loss = x_src.new_empty(0)
+    stale = k = torch.empty(0, dtype=torch.long, device=dev)
+    opt = RowAdam(cfg.lr) if cfg.optimizer == "adam" else None
+    while nxt < n or idx.numel():
+        free = width - idx.numel()
+        if nxt < n and (free >= refill or idx.numel() == 0):
+            new = torch.arange(nxt, min(n, nxt + free), device=dev)
+            nxt += new.numel()
+            with torch.no_grad():
+                ctx_new = target_fn(x_src[new], x_tgt[new])
+            x0 = start_point(x_src[new], noise[new], cfg)
+            idx, xs, ctx = torch.cat([idx, new]), torch.cat([xs, x_src[new]]), _join(ctx, ctx_new)
+            x, best_x = torch.cat([x, x0]), torch.cat([best_x, project(x0, x_src[new], cfg)])
+            best_loss = torch.cat([best_loss, torch.full((new.numel(),), float("inf"), dtype=x.dtype, device=dev)])
+            zeros = torch.zeros(new.numel(), dtype=torch.long, device=dev)
+            stale, k, gsum = torch.cat([stale, zeros]), torch.cat([k, zeros]), torch.cat([gsum, torch.zeros_like(x0)])
+            if opt is not None:
+                opt.add(x0)
+        xl = x.detach().requires_grad_(True)
+        losses = loss_fn(xl, xs, ctx)
+        with torch.no_grad():
+            seen = k > 0  # x_k (k >= 1) is projected, so a feasible candidate
+            cur = losses.detach()
+            better = seen & ((cur < best_loss - cfg.min_delta * best_loss.abs()) | torch.isinf(best_loss))
+            best_loss = torch.where(better, cur, best_loss)
+            best_x = torch.where(better.view(shape), xl.detach(), best_x)
+            stale = torch.where(better, torch.zeros_like(stale), stale + seen.long())
+        (grad,) = torch.autograd.grad(losses.sum(), xl)
+        with torch.no_grad():
+            if not cfg.zero_grad:  # the running sum of every gradient so far
+                gsum += grad
+                grad = gsum
+            x = opt.step(x, grad) if opt is not None else x - cfg.lr * grad.sign()
+            x = project(x, xs, cfg)
+            k = k + 1
+            stopped = stale >= cfg.patience
+            done = stopped | (k >= cfg.steps)
+            if not bool(done.any()):  # the one host sync per step
+                continue
+            out[idx[done]] = torch.where(stopped[done].view(shape), best_x[done], x[done])
+            keep = (~done).nonzero().squeeze(1)
+            idx, x, xs, ctx = idx[keep], x[keep], xs[keep], take(ctx, keep)
+            best_x, best_loss, stale, k, gsum = best_x[keep], best_loss[keep], stale[keep], k[keep], gsum[keep]
+            if opt is not None:
+                opt.keep(keep)
+    return out
+
+
 def minimise(loss_fn: LossFn, x_src: Tensor, ctx: Any, noise: Tensor, cfg: AttackConfig) -> Run:
     """``cfg.restarts`` runs of :func:`descend`; per example, the run with the lowest final loss."""
     best = descend(loss_fn, x_src, ctx, noise, cfg)
@@ -249,9 +367,11 @@ class LossAttack(Attack):
         return v.view(self.cfg.samples, -1).mean(0)
 
     def forward(self, x_src: Tensor, x_tgt: Tensor, noise: Tensor) -> Tensor:
+        self.sampler = None
+        if self.cfg.width is not None and self.cfg.early_stop and self.cfg.steps > 0:
+            return stream(self.loss, self.target, x_src, x_tgt, noise, self.cfg)
         with torch.no_grad():
             ctx = self.target(x_src, x_tgt)
-        self.sampler = None
         if self.cfg.samples > 1:
             self.sampler = torch.Generator(device=x_src.device).manual_seed(noise_seed(noise, 2**63 - 1))
         run = minimise(self.loss, x_src, ctx, noise, self.cfg)

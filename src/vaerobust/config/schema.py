@@ -271,6 +271,14 @@ class AttackConfig(Checked):
     # the thesis author's script (PROTOCOL §9), each switchable for the fidelity ablation:
     start: str = setting("source", choices=("source", "twice_source"))  # x_0 = clip(x_s + noise) | clip(2 x_s + noise)
     zero_grad: bool = True  # false: gradients are never zeroed, each step uses the running sum of all so far
+    # continuous batching (early stopping only): at most ``width`` examples are optimised at once and
+    # the batch is refilled from the call's examples as others stop; null: the whole call at once
+    width: int | None = setting(None, ge=1, expected="an integer >= 1 (null: every example of the call at once)")
+
+    def check(self) -> None:
+        if self.width is not None and (not self.early_stop or self.restarts > 1 or self.samples > 1 or self.record_trace):
+            self.fail("width", "null unless early_stop=true, restarts=1, samples=1 and record_trace=false "
+                               "(continuous batching refills the batch as examples stop early)")
 
     def check_sweepable(self) -> None:
         """A sweep measures what an attack does: zero steps would attack nothing."""

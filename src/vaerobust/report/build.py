@@ -137,6 +137,8 @@ def attack_table(attacks: Sequence[AttackRun], root: Path) -> Table:
         ("posterior samples in the loss", lambda a: at(a, "samples")),
         ("early stopping (patience, min delta)", lambda a: "off" if not a.summary.attack.get("early_stop") else
          f"on ({at(a, 'patience')}, {at(a, 'min_delta')})"),
+        ("continuous batching (examples at once)", lambda a: "off" if a.summary.attack.get("width") is None else
+         f"on ({at(a, 'width')})"),
         ("encoder evaluations / fixed-loop image-steps", lambda a: _ratio(a.summary.encoder_evaluations,
                                                                           a.summary.image_steps)),
         ("pairs", lambda a: sw(a, "pairs")),
