@@ -266,3 +266,14 @@ def test_the_ray_backend_on_a_local_2_cpu_instance(tmp_path: Path) -> None:
     assert files.read_json(out / "jobs" / "plain__train.seed=0" / "result.json")["model"] == "plain"
     with pytest.raises(ConfigError, match="no option 'num_cpu'"):
         build_backend("ray", 1, num_cpu=2)
+
+
+def test_backend_option_values_of_the_wrong_type_name_the_key() -> None:
+    from vaerobust.backends.local import backend_options
+
+    assert backend_options("ray", {"num_cpus": "4", "gpus_per_job": "0.5"}, {"num_cpus": int, "gpus_per_job": float}) \
+        == {"num_cpus": 4, "gpus_per_job": 0.5}
+    with pytest.raises(ConfigError, match="ray backend option num_cpus = 'four': expected int"):
+        backend_options("ray", {"num_cpus": "four"}, {"num_cpus": int})
+    with pytest.raises(ConfigError, match="the slurm backend has no option 'partitio'"):
+        backend_options("slurm", {"partitio": "gpu"}, {"partition": str})

@@ -28,6 +28,21 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
+def backend_options(backend: str, options: dict[str, Any], types: dict[str, type]) -> dict[str, Any]:
+    """A backend's ``--backend-option`` values converted to their types; an unknown key or a value
+    of the wrong type is a one-line :class:`ConfigError` naming it."""
+    unknown = sorted(set(options) - set(types))
+    if unknown:
+        raise ConfigError(f"the {backend} backend has no option {unknown[0]!r}; its options: {', '.join(types)}")
+    out = {}
+    for key, value in options.items():
+        try:
+            out[key] = types[key](value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{backend} backend option {key} = {value!r}: expected {types[key].__name__}") from None
+    return out
+
+
 def _init_worker(threads: int) -> None:
     import torch
 
@@ -107,4 +122,4 @@ class LocalBackend:
             raise
 
 
-__all__ = ["LocalBackend", "available_cores"]
+__all__ = ["LocalBackend", "available_cores", "backend_options"]

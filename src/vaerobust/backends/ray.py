@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from vaerobust.backends.local import backend_options
 from vaerobust.errors import ConfigError
 
 OPTIONS = {"address": str, "num_cpus": int, "cpus_per_job": float, "gpus_per_job": float}
@@ -42,13 +43,7 @@ class RayBackend:
 
     def __init__(self, workers: int | None = None, **options: Any) -> None:
         self.ray = _ray()
-        unknown = sorted(set(options) - set(OPTIONS))
-        if unknown:
-            raise ConfigError(f"the ray backend has no option {unknown[0]!r}; its options: {', '.join(OPTIONS)}")
-        try:
-            self.options = {k: OPTIONS[k](v) for k, v in options.items()}
-        except (TypeError, ValueError) as e:
-            raise ConfigError(f"ray backend options {options}: {e}") from None
+        self.options = backend_options("ray", options, OPTIONS)
         self.workers = workers
         if workers is not None and workers < 1:
             raise ConfigError(f"--workers {workers}: expected an integer >= 1")

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from vaerobust.backends.local import backend_options
 from vaerobust.errors import ConfigError
 
 OPTIONS = {"partition": str, "timeout_min": int, "cpus_per_task": int, "gpus_per_node": int, "mem_gb": float,
@@ -63,13 +64,7 @@ class SlurmBackend:
 
     def __init__(self, workers: int | None = None, **options: Any) -> None:
         self.submitit = _submitit()
-        unknown = sorted(set(options) - set(OPTIONS))
-        if unknown:
-            raise ConfigError(f"the slurm backend has no option {unknown[0]!r}; its options: {', '.join(OPTIONS)}")
-        try:
-            self.options = {k: OPTIONS[k](v) for k, v in options.items()}
-        except (TypeError, ValueError) as e:
-            raise ConfigError(f"slurm backend options {options}: {e}") from None
+        self.options = backend_options("slurm", options, OPTIONS)
         self.workers = workers
         self.cpus = int(self.options.get("cpus_per_task", 2))
         if self.cpus < 1 or (workers is not None and workers < 1):
