@@ -204,3 +204,29 @@ def test_effects_compare_each_setting_with_the_baseline_seed_by_seed(tmp_path: P
     assert report.startswith("# ") and "What each setting does" in report and "train.temperature=0.1, attack=author" in report
     assert paths["seeds.png"].stat().st_size > 1000
     assert np.isfinite(eff.as_ignore_diff).all()
+
+
+def test_only_compares_settings_as_numbers_and_whole_lists() -> None:
+    spec = {**TINY, "attacks": {"p": {}, "x": {"only": {"train.lr": "1e-3"}},  # YAML reads 1e-3 as a string
+                                "y": {"only": {"model.categorical": [10]}}, "z": {"only": {"model": ["plain"]}}}}
+    _, jobs = study.expand(from_dict(StudyConfig, spec))
+    assert all(j.spec["attacks"] == ["p", "x", "y", "z"] for j in jobs)
+    with pytest.raises(ConfigError, match=r"attacks.x.only = \{'train.lr': 0.5\}: matches no job"):
+        study.expand(from_dict(StudyConfig, {**TINY, "attacks": {"p": {}, "x": {"only": {"train.lr": 0.5}}}}))
+
+
+def test_effects_with_a_null_baseline_value(tmp_path: Path) -> None:
+    spec = from_dict(StudyConfig, {**TINY, "models": {"joint": {"objective.name": "jointvae"}},
+                                   "grid": {"train.seed": [0, 1], "objective.capacity_steps": [None, 20]},
+                                   "attacks": {"latent": {}}})
+    rows = [("j0n", 0, float("nan"), 0.30), ("j1n", 1, float("nan"), 0.40), ("j0", 0, 20.0, 0.50), ("j1", 1, 20.0, 0.70)]
+    df = pd.DataFrame([{"job": j, "model": "joint", "train.seed": s, "objective.capacity_steps": c, "attack": "latent",
+                        "as_ignore": a, "as_target": a / 2} for j, s, c, a in rows])
+    recs = [{"id": j, "robustness": {"latent": {"classes": [0, 1]}}} for j, *_ in rows]
+    eff = study.effects(df, spec, ["train.seed"], tmp_path, recs, lambda m, w: 0.6 if w == "ignore" else None)
+    assert list(eff.setting) == ["objective.capacity_steps=20"]
+    e = eff.iloc[0]
+    assert e.as_ignore_baseline == pytest.approx(0.35) and e.as_ignore_setting == pytest.approx(0.60)
+    assert e.as_ignore_diff == pytest.approx(0.25) and e.seeds == 2
+    assert e.as_ignore_gap_baseline == pytest.approx(0.25) and e.as_ignore_gap_setting == pytest.approx(0.0)
+    assert e.as_ignore_move == "no clear move"  # no outcome files here, so no interval: never a direction

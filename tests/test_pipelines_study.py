@@ -277,3 +277,14 @@ def test_backend_option_values_of_the_wrong_type_name_the_key() -> None:
         backend_options("ray", {"num_cpus": "four"}, {"num_cpus": int})
     with pytest.raises(ConfigError, match="the slurm backend has no option 'partitio'"):
         backend_options("slurm", {"partitio": "gpu"}, {"partition": str})
+
+
+def test_the_ray_backend_refuses_jobs_larger_than_the_cluster(tmp_path: Path) -> None:
+    pytest.importorskip("ray")
+    spec = cfg(models={"plain": {}}, grid={"train.seed": [0]})
+    with pytest.raises(ConfigError, match="asks for 1 CPU.s. and 1 GPU.s. per job, but the cluster has 2 CPU"):
+        study.run(spec, tmp_path / "s", backend="ray", workers=1, device="cpu", progress=False, echo=lambda s: None,
+                  backend_options={"num_cpus": 2, "gpus_per_job": 1})
+    import ray
+
+    assert not ray.is_initialized()

@@ -23,6 +23,22 @@ Settings (AttackConfig):
   that, it leaves the batch (the active batch, its optimiser state and its context shrink;
   no further encoder passes for it) and its x_adv is frozen at its best point. This costs one
   device-to-host sync per step. With ``early_stop=False`` the loop is the thesis's loop.
+- ``start``: ``source`` starts from x_0 = clip(x_s + noise_std * noise, 0, 1); ``twice_source``
+  from clip(x_s + (x_s + noise_std * noise), 0, 1), as the thesis author's script did (it added
+  a sample of N(x_s, noise_std^2) to x_s, PROTOCOL §9).
+- ``zero_grad``: true zeroes x_adv's gradient before each backward pass; false never does (the
+  author's script): each step then follows the running sum of every gradient so far. With
+  early stopping the examples that stay keep their sums.
+- ``width`` (continuous batching, with early stopping; :func:`stream`): at most ``width``
+  examples are optimised at once; as examples stop, the batch is refilled from the rest of the
+  call's examples (their targets computed as they join), so the batch stays full instead of
+  waiting for its slowest example. Each example keeps its own optimiser state
+  (:class:`RowAdam`: Adam with a step count per example), so its trajectory is the one early
+  stopping gives it up to rounding: the batch's composition changes the convolutions'
+  summation order, and RowAdam rounds its update differently from torch's Adam. In float64
+  the results agree to 1e-9 (tested); in float32 a stopping threshold can turn that rounding
+  into another stop step for an example whose loss sits on the threshold, so sweeps agree in
+  their rates (measured: README), not bit for bit.
 - ``record_trace``: the per-example loss of every step [steps, B] is kept on the device (an
   example that stopped early holds its best loss); the attack reports its batch mean.
 """
@@ -303,10 +319,12 @@ def stream(loss_fn: LossFn, target_fn: Callable[[Tensor, Tensor], Any], x_src: T
             k = k + 1
             stopped = stale >= cfg.patience
             done = stopped | (k >= cfg.steps)
-            if not bool(done.any()):  # the one host sync per step
+            n_done = int(done.sum())  # the one host sync per step
+            if n_done == 0:
                 continue
-            out[idx[done]] = torch.where(stopped[done].view(shape), best_x[done], x[done])
-            keep = (~done).nonzero().squeeze(1)
+            order = torch.argsort(done.to(torch.uint8), stable=True)  # kept rows first, in their order
+            keep, gone = order[: order.numel() - n_done], order[order.numel() - n_done:]
+            out[idx[gone]] = torch.where(stopped[gone].view(shape), best_x[gone], x[gone])
             idx, x, xs, ctx = idx[keep], x[keep], xs[keep], take(ctx, keep)
             best_x, best_loss, stale, k, gsum = best_x[keep], best_loss[keep], stale[keep], k[keep], gsum[keep]
             if opt is not None:

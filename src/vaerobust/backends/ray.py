@@ -8,6 +8,10 @@ one task asking for ``cpus_per_job`` CPUs (default 1; torch uses that many threa
 resources allow). A task whose worker dies fails its job only. Ctrl-C cancels the running
 tasks (each receives a KeyboardInterrupt and stops at its own safe point).
 
+A job that asks for more CPUs or GPUs than the cluster has is refused before anything runs.
+For ``--device cuda`` give each job a GPU (``gpus_per_job=1``, or a fraction to share one): with
+``gpus_per_job=0`` some Ray versions hide every GPU from the task (``CUDA_VISIBLE_DEVICES=""``).
+
 Options (``--backend-option KEY=VALUE``): ``address``, ``num_cpus``, ``cpus_per_job``, ``gpus_per_job``.
 """
 
@@ -81,6 +85,12 @@ class RayBackend:
             return
         self._connect()
         ray = self.ray
+        have = ray.cluster_resources()
+        if self.cpus > have.get("CPU", 0) or self.gpus > have.get("GPU", 0):
+            self.close()
+            raise ConfigError(f"the ray backend asks for {self.cpus:g} CPU(s) and {self.gpus:g} GPU(s) per job, but "
+                              f"the cluster has {have.get('CPU', 0):g} CPU(s) and {have.get('GPU', 0):g} GPU(s): "
+                              "lower cpus_per_job / gpus_per_job (no task could ever start)")
         remote = ray.remote(num_cpus=self.cpus, num_gpus=self.gpus, max_retries=0)(_task)
         queue, refs = list(jobs), {}
         cap = self.workers or len(jobs)
@@ -102,11 +112,8 @@ class RayBackend:
         except KeyboardInterrupt:
             for ref in refs:
                 ray.cancel(ref)  # a KeyboardInterrupt in each task: it stops at its safe point
-            for ref in refs:
-                try:
-                    ray.get(ref, timeout=120)
-                except Exception:  # noqa: BLE001 - cancelled or interrupted: its folder keeps what it saved
-                    pass
+            if refs:  # at most 2 minutes in all for them to save what they have
+                ray.wait(list(refs), num_returns=len(refs), timeout=120)
             self.close()
             raise
 

@@ -53,7 +53,8 @@ def predict(model: Any, x: Tensor, batch_size: int = 4096, dropout: bool = False
         return torch.cat([model(x[i : i + batch_size]).argmax(1) for i in range(0, x.shape[0], batch_size)])
     drops = [m for m in model.modules() if isinstance(m, torch.nn.modules.dropout._DropoutNd)]
     was = [m.training for m in drops]
-    devices = [x.device] if x.device.type == "cuda" else []
+    # torch.manual_seed seeds every CUDA device too: save and restore them all, not only x's
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_initialized() else []
     try:
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(seed)

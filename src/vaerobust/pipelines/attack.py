@@ -208,7 +208,7 @@ def judged(vae: Any, judge: Any, x: Tensor, sweep: SweepConfig, seed: int) -> Te
     categorical code (``sweep.sample_categorical``) and/or the judge's dropout active
     (``sweep.judge_dropout``), their randomness drawn from generators seeded by ``seed``."""
     rec = reconstruct(vae, x, sample_categorical=sweep.sample_categorical, seed=seed)
-    return predict(judge, rec, dropout=sweep.judge_dropout, seed=seed)
+    return predict(judge, rec, dropout=sweep.judge_dropout, seed=seed ^ 0x5BD1E995)  # another stream than the draws
 
 
 def _batch_seed(sweep: SweepConfig, first_row: int) -> int:

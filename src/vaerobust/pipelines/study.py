@@ -95,9 +95,23 @@ def _split(point: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _applies(name: str, only: Any, model: str, point: dict[str, Any], run: Any) -> bool:
+def _same_value(have: Any, want: Any) -> bool:
+    """A resolved setting ``have`` against a value written in a study file (numbers compared as numbers:
+    YAML reads ``1e-4`` as a string)."""
+    if isinstance(have, (int, float)) and not isinstance(have, bool) and not isinstance(want, (bool, list, dict)):
+        try:
+            return float(want) == float(have)
+        except (TypeError, ValueError):
+            return False
+    if isinstance(have, (list, tuple)) and isinstance(want, (list, tuple)):
+        return len(have) == len(want) and all(_same_value(h, w) for h, w in zip(have, want))
+    return bool(have == want)
+
+
+def _applies(name: str, only: Any, model: str, run: Any) -> bool:
     """Whether the named attack ``name`` runs on this job: ``only`` (optional) maps ``model`` or a
-    dotted key of the job's run (a grid key or any resolved setting) to a value or a list of values."""
+    dotted setting of the job's resolved run to a value or a list of allowed values (for a setting
+    that is itself a list, such as ``model.categorical``, a list of lists)."""
     if only is None:
         return True
     if not isinstance(only, dict) or not only:
@@ -105,14 +119,16 @@ def _applies(name: str, only: Any, model: str, point: dict[str, Any], run: Any) 
     flat = flatten(to_dict(run))
     for key, want in only.items():
         if key == "model":
-            have = model
-        elif key in point:
-            have = point[key]
+            have: Any = model
         elif key in flat:
             have = flat[key]
         else:
             raise ConfigError(f"attacks.{name}.only.{key}: not a setting of the job's run (e.g. model, train.seed)")
-        if have not in (want if isinstance(want, list) else [want]):
+        if isinstance(have, (list, tuple)):  # a list-valued setting: one list, or a list of allowed lists
+            allowed = want if isinstance(want, list) and want and all(isinstance(w, list) for w in want) else [want]
+        else:
+            allowed = want if isinstance(want, list) else [want]
+        if not any(_same_value(have, w) for w in allowed):
             return False
     return True
 
@@ -126,6 +142,7 @@ def expand(cfg: StudyConfig, device: str = "auto") -> tuple[list[Job], list[Job]
     named = cfg.attacks or {cfg.attack.name: {}}
     judges: dict[str, Job] = {}
     models: list[Job] = []
+    used: set[str] = set()  # the named attacks that run on at least one job
     for model in cfg.models:
         for point in points:
             parts = _split(point)
@@ -145,8 +162,6 @@ def expand(cfg: StudyConfig, device: str = "auto") -> tuple[list[Job], list[Job]
             attacks: list[str] = []
             settings: dict[str, Any] = {"run": run}
             for name, ov in named.items():
-                if not _applies(name, ov.get("only"), model, point, run):
-                    continue
                 try:
                     acfg = apply_overrides(apply_overrides(cfg.attack, {k[7:]: v for k, v in ov.items()
                                                                         if k.startswith("attack.")}), parts["attack"])
@@ -156,6 +171,9 @@ def expand(cfg: StudyConfig, device: str = "auto") -> tuple[list[Job], list[Job]
                     raise ConfigError(f"attacks.{name}: {e}") from None
                 acfg.check_sweepable()
                 scfg = scfg.resolved(n_classes)
+                if not _applies(name, ov.get("only"), model, run):
+                    continue
+                used.add(name)
                 attacks.append(_slug(name))
                 settings[f"attack:{_slug(name)}"], settings[f"sweep:{_slug(name)}"] = acfg, scfg
             jid_model = job_id(model, point)
@@ -164,6 +182,9 @@ def expand(cfg: StudyConfig, device: str = "auto") -> tuple[list[Job], list[Job]
             spec = {**{k: to_dict(v) for k, v in settings.items()}, "study": cfg.name,
                     "judge_dir": f"../../judges/{jid}/judge", "device": device}
             models.append(Job(jid_model, "model", f"jobs/{jid_model}", spec, settings))
+    unused = [n for n in named if n not in used]
+    if unused:
+        raise ConfigError(f"attacks.{unused[0]}.only = {named[unused[0]].get('only')}: matches no job of the study")
     ids = [j.id for j in models]
     dup = sorted({i for i in ids if ids.count(i) > 1})
     if dup:
@@ -501,6 +522,15 @@ def differences(df: pd.DataFrame, group: Sequence[str], seeds: Sequence[str], ou
     return pd.DataFrame(rows)
 
 
+def _missing(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and v != v)
+
+
+def _equal(a: Any, b: Any) -> bool:
+    """Grid values as tables hold them (a null becomes NaN)."""
+    return (_missing(a) and _missing(b)) or (not _missing(a) and not _missing(b) and a == b)
+
+
 def effects(df: pd.DataFrame, cfg: StudyConfig, seeds: Sequence[str], out: Path, recs: Sequence[dict],
             references: Callable[[str, str], float | None] | None = None, n_boot: int = 2000,
             seed: int = 0) -> pd.DataFrame:
@@ -521,19 +551,19 @@ def effects(df: pd.DataFrame, cfg: StudyConfig, seeds: Sequence[str], out: Path,
         keyed = part.set_index(list(seeds)) if seeds else part
         base = keyed[keyed.attack == base_attack]
         for k, v in base_point.items():
-            base = base[base[k] == v]
+            base = base[base[k].isna()] if _missing(v) else base[base[k] == v]
         if base.empty:
             continue
         for key, grp in part.groupby(["attack", *axes], dropna=False):
             key = key if isinstance(key, tuple) else (key,)
             setting = dict(zip(["attack", *axes], key))
-            if setting["attack"] == base_attack and all(setting[k] == base_point[k] for k in axes):
+            if setting["attack"] == base_attack and all(_equal(setting[k], base_point[k]) for k in axes):
                 continue
             g = grp.set_index(list(seeds)) if seeds else grp
             common = g.index.intersection(base.index) if seeds else g.index[:1]
             if not len(common):
                 continue
-            changed = [f"{k}={_value_text(setting[k])}" for k in axes if setting[k] != base_point[k]]
+            changed = [f"{k}={_value_text(setting[k])}" for k in axes if not _equal(setting[k], base_point[k])]
             if setting["attack"] != base_attack:
                 changed.append(f"attack={setting['attack']}")
             row: dict[str, Any] = {"model": model, "setting": ", ".join(changed), **setting, "seeds": len(common)}
@@ -603,7 +633,8 @@ def collect(out: str | Path) -> dict[str, Path]:
 
     def reference(model: str, which: str) -> float | None:
         v = study.reference_overall(model, which)
-        return None if v is None else float(v) / 100  # the reference's percent as a fraction
+        scale = 100.0 if study.reference_unit == "percent" else 1.0
+        return None if v is None else float(v) / scale  # as a fraction, like the study's own figures
 
     effs = effects(df, cfg, seed_keys, out, recs, reference) if cfg is not None else pd.DataFrame()
     paths = {"results.csv": out / "tables" / "results.csv", "results.parquet": out / "tables" / "results.parquet",
