@@ -650,8 +650,10 @@ def collect(out: str | Path) -> dict[str, Path]:
         from vaerobust.report.study_page import write_study_report
 
         _, model_jobs = expand(cfg)
+        baseline = {"attack": _slug(next(iter(cfg.attacks), cfg.attack.name)),
+                    **{k: cfg.grid[k][0] for k in seedless}}
         paths.update(write_study_report(out, cfg.name, df, summ, diffs, effs, seedless, study,
-                                        n_jobs=len(model_jobs), n_done=len(recs)))
+                                        n_jobs=len(model_jobs), n_done=len(recs), baseline=baseline))
     return paths
 
 
