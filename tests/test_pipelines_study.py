@@ -231,6 +231,7 @@ def test_how_many_seeds_order_the_models_as_the_reference_does(tmp_path: Path) -
     order = out[out.model_b == "(the reference's ordering)"].iloc[0]
     assert order.model_a == "disentangled > entangled > entangled_wd" and order.seeds == 3
     assert order.as_ignore_seeds_in_reference_order == 2  # seed 1: entangled (0.35) above disentangled (0.3)
+    assert order.as_target_seeds_in_reference_order == 2 and (out.model_b == "(the reference's ordering)").sum() == 1
     pair = out[(out.model_a == "disentangled") & (out.model_b == "entangled")].iloc[0]
     assert pair.as_ignore_a_above_b == 2
     assert "as_ignore_diff" not in out.columns  # no outcome files here: no interval is made up

@@ -514,11 +514,12 @@ def differences(df: pd.DataFrame, group: Sequence[str], seeds: Sequence[str], ou
             common = by_model[order[0]].index
             for m in order[1:]:
                 common = common.intersection(by_model[m].index)
+            row = {**base, "model_a": " > ".join(order), "model_b": "(the reference's ordering)", "seeds": len(common)}
             for col in ("as_ignore", "as_target"):
                 vals = [by_model[m].loc[common, col].to_numpy() for m in order]
-                agree = int(sum(all(vals[k][s] > vals[k + 1][s] for k in range(len(vals) - 1)) for s in range(len(common))))
-                rows.append({**base, "model_a": " > ".join(order), "model_b": "(the reference's ordering)",
-                             "seeds": len(common), f"{col}_seeds_in_reference_order": agree})
+                row[f"{col}_seeds_in_reference_order"] = int(
+                    sum(all(vals[k][s] > vals[k + 1][s] for k in range(len(vals) - 1)) for s in range(len(common))))
+            rows.append(row)
     return pd.DataFrame(rows)
 
 
