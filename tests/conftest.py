@@ -27,6 +27,7 @@ def _offline_and_seeded(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None
     monkeypatch.setenv("VAEROBUST_OFFLINE_MIRRORS", "1")
     monkeypatch.setenv("VAEROBUST_CACHE", str(tmp_path / "_cache"))
     monkeypatch.delenv("VAEROBUST_MNIST_DIR", raising=False)
+    monkeypatch.delenv("VAEROBUST_FASHION_MNIST_DIR", raising=False)
     torch.manual_seed(0)
 
 

@@ -55,7 +55,7 @@ DEVICE_HELP = "auto (cuda if available), cpu or cuda."
 @data_app.command("fetch")
 @command
 def data_fetch(
-    name: str = typer.Argument("mnist", help="Dataset name (mnist, dsprites)."),
+    name: str = typer.Argument("mnist", help="Dataset name (mnist, fashion_mnist, dsprites)."),
     root: Optional[Path] = typer.Option(None, help="A folder holding the dataset's files."),
 ) -> None:
     """Fetch a dataset through its chain of sources, verify checksums, and cache it."""

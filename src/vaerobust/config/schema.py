@@ -33,7 +33,7 @@ class DataConfig(Checked):
     """Which images a run trains on (PROTOCOL §1)."""
 
     SECTION: ClassVar[str] = "data"
-    name: str = "mnist"  # a registered dataset: mnist, synthetic, dsprites
+    name: str = "mnist"  # a registered dataset: mnist, fashion_mnist, synthetic, dsprites
     image_size: int = setting(32, ge=1)  # 28x28 MNIST is resized bilinearly to image_size x image_size
     root: str | None = None  # a folder of files the user supplies (else the source chain)
 

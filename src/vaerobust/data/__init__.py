@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from vaerobust.config import DataConfig
+from vaerobust.data.fashion_mnist import CLASS_NAMES as FASHION_MNIST_CLASSES
 from vaerobust.errors import ConfigError
 from vaerobust.registry import Registry
 
@@ -51,6 +52,12 @@ def _mnist(cfg: DataConfig, split: str) -> tuple[torch.Tensor, torch.Tensor]:
     return load_mnist_tensors(split, size=cfg.image_size, root=cfg.root)
 
 
+def _fashion_mnist(cfg: DataConfig, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    from vaerobust.data.fashion_mnist import load_fashion_mnist_tensors
+
+    return load_fashion_mnist_tensors(split, size=cfg.image_size, root=cfg.root)
+
+
 def _synthetic(cfg: DataConfig, split: str) -> tuple[torch.Tensor, torch.Tensor]:
     from vaerobust.data.synthetic import load_synthetic
 
@@ -71,6 +78,8 @@ def _dsprites(cfg: DataConfig, split: str) -> tuple[DSpritesImages, torch.Tensor
 
 DATASETS.register("mnist")(DatasetInfo(_mnist, 10, {"train": 60_000, "test": 10_000},
                                        class_names=tuple(str(d) for d in range(10))))
+DATASETS.register("fashion_mnist")(DatasetInfo(_fashion_mnist, 10, {"train": 60_000, "test": 10_000},
+                                               class_names=FASHION_MNIST_CLASSES))
 DATASETS.register("synthetic")(DatasetInfo(_synthetic, 10, {"train": 2000, "test": 500}))
 DATASETS.register("dsprites")(DatasetInfo(_dsprites, 3, {"train": 737_280, "test": 10_000}, fixed_size=64,
                                           class_names=("square", "ellipse", "heart")))

