@@ -114,7 +114,7 @@ def effect_sentences(effects: pd.DataFrame, reference_label: str) -> list[str]:
 
 def _summary_table(summary: pd.DataFrame, keys: list[str], study: Any) -> Table:
     header = ["model", "attack", *keys, "seeds", "AS ignore-target: mean [95% incl. training]", "sd between seeds",
-              "AS target: mean [95%]", "sd", "clean recon. accuracy"]
+              "AS target: mean [95%]", "sd", "clean recon. accuracy"]  # sd in percentage points
     has_ref = bool(getattr(study, "references", None))
     if has_ref:
         header += [f"{study.reference_label}: ignore / target"]
@@ -122,8 +122,9 @@ def _summary_table(summary: pd.DataFrame, keys: list[str], study: Any) -> Table:
     for _, r in summary.iterrows():
         cells = [str(r["model"]), str(r["attack"]), *[str(r[k]) for k in keys], str(int(r["jobs"]))]
         for col, _, _ in MEASURES:
+            sd = _num(r.get(f"{col}_sd"))
             cells += [tables.fmt_ci(_num(r[f"{col}_mean"]), _num(r.get(f"{col}_boot_low")), _num(r.get(f"{col}_boot_high"))),
-                      _pct(r.get(f"{col}_sd"))]
+                      tables.NA if sd is None else f"{100 * sd:.1f} pt"]
         cells.append(_pct(r.get("clean_recon_accuracy_mean")))
         if has_ref:
             ri, rt = study.reference_overall(r["model"], "ignore"), study.reference_overall(r["model"], "target")
