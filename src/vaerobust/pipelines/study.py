@@ -46,6 +46,7 @@ from vaerobust.errors import ConfigError, Interrupted, RunDirError
 from vaerobust.metrics.bootstrap import Outcomes, hierarchical_interval, paired_difference
 from vaerobust.pipelines.job import ERROR, JOB, RESULT, run_job
 from vaerobust.progress import progress_bar
+from vaerobust.report.study_page import is_missing, rows_at, write_study_report
 from vaerobust.rundir import ensure_same_settings, folder_lock, read_config, read_saved
 
 RUN_SECTIONS = ("data", "model", "objective", "train")
@@ -457,6 +458,25 @@ def outcomes_of(out: Path, job: str, attack: str, classes: Sequence[int], measur
                     df[measure].to_numpy(), n_classes=len(classes))
 
 
+class _Runs:
+    """The jobs' outcome files, each read once per collect: ``runs(rows, measure)`` is the list of
+    :class:`Outcomes` of the table's ``rows`` (job, attack), or None if any of them has no file."""
+
+    def __init__(self, out: Path, recs: Sequence[dict]) -> None:
+        self.out = out
+        self.classes = {(r["id"], name): rob["classes"] for r in recs for name, rob in r["robustness"].items()}
+        self.cache: dict[tuple[str, str, str], Outcomes | None] = {}
+
+    def runs(self, rows: pd.DataFrame, measure: str) -> list[Outcomes] | None:
+        got = []
+        for job, attack in zip(rows.job, rows.attack):
+            key = (job, attack, measure)
+            if key not in self.cache:
+                self.cache[key] = outcomes_of(self.out, job, attack, self.classes[(job, attack)], measure)
+            got.append(self.cache[key])
+        return None if any(r is None for r in got) else got  # type: ignore[return-value]
+
+
 def summary(df: pd.DataFrame, group: Sequence[str], out: Path | None = None, recs: Sequence[dict] = (),
             n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
     """Per group (model and attack, and grid keys other than seeds): the mean over its jobs (seeds)
@@ -468,14 +488,12 @@ def summary(df: pd.DataFrame, group: Sequence[str], out: Path | None = None, rec
     res = g.mean().add_suffix("_mean").join(g.std(ddof=1).add_suffix("_sd")).join(g.size().rename("jobs")).reset_index()
     if out is None:
         return res
-    classes = {(r["id"], name): rob["classes"] for r in recs for name, rob in r["robustness"].items()}
+    loader = _Runs(out, recs)
     for i, row in res.iterrows():
-        sel = df
-        for k in group:
-            sel = sel[sel[k].isna()] if pd.isna(row[k]) else sel[sel[k] == row[k]]
+        sel = rows_at(df, {k: row[k] for k in group})
         for col, measure in (("as_ignore", "ignore"), ("as_target", "target_hit")):
-            runs = [outcomes_of(out, j, a, classes[(j, a)], measure) for j, a in zip(sel.job, sel.attack)]
-            if runs and all(r is not None for r in runs):
+            runs = loader.runs(sel, measure)
+            if runs:
                 ci = hierarchical_interval(runs, n_boot=n_boot, seed=seed)  # type: ignore[arg-type]
                 res.loc[i, f"{col}_boot_low"], res.loc[i, f"{col}_boot_high"] = ci.low, ci.high
     return res
@@ -487,7 +505,7 @@ def differences(df: pd.DataFrame, group: Sequence[str], seeds: Sequence[str], ou
     grid values: the mean paired difference A - B of each figure with its bootstrap interval
     (:func:`vaerobust.metrics.bootstrap.paired_difference`), the seeds where A is above B, and --
     where the study claims an ordering of its models -- how many seeds order them that way."""
-    classes = {(r["id"], name): rob["classes"] for r in recs for name, rob in r["robustness"].items()}
+    loader = _Runs(out, recs)
     rows = []
     for key, part in df.groupby([g for g in group if g != "model"], dropna=False):
         key = key if isinstance(key, tuple) else (key,)
@@ -503,10 +521,9 @@ def differences(df: pd.DataFrame, group: Sequence[str], seeds: Sequence[str], ou
                 for col, measure in (("as_ignore", "ignore"), ("as_target", "target_hit")):
                     ja, jb = by_model[a].loc[common], by_model[b].loc[common]
                     row[f"{col}_a_above_b"] = int((ja[col].to_numpy() > jb[col].to_numpy()).sum())
-                    ra = [outcomes_of(out, j, t, classes[(j, t)], measure) for j, t in zip(ja.job, ja.attack)]
-                    rb = [outcomes_of(out, j, t, classes[(j, t)], measure) for j, t in zip(jb.job, jb.attack)]
-                    if all(r is not None for r in [*ra, *rb]):
-                        d = paired_difference(ra, rb, n_boot=n_boot, seed=seed)  # type: ignore[arg-type]
+                    ra, rb = loader.runs(ja, measure), loader.runs(jb, measure)
+                    if ra and rb:
+                        d = paired_difference(ra, rb, n_boot=n_boot, seed=seed)
                         row[f"{col}_diff"], row[f"{col}_diff_low"], row[f"{col}_diff_high"] = d.mean, d.low, d.high
                 rows.append(row)
         order = [m for m in reference_order if m in by_model]
@@ -523,13 +540,9 @@ def differences(df: pd.DataFrame, group: Sequence[str], seeds: Sequence[str], ou
     return pd.DataFrame(rows)
 
 
-def _missing(v: Any) -> bool:
-    return v is None or (isinstance(v, float) and v != v)
-
-
 def _equal(a: Any, b: Any) -> bool:
     """Grid values as tables hold them (a null becomes NaN)."""
-    return (_missing(a) and _missing(b)) or (not _missing(a) and not _missing(b) and a == b)
+    return (is_missing(a) and is_missing(b)) or (not is_missing(a) and not is_missing(b) and a == b)
 
 
 def effects(df: pd.DataFrame, cfg: StudyConfig, seeds: Sequence[str], out: Path, recs: Sequence[dict],
@@ -546,13 +559,11 @@ def effects(df: pd.DataFrame, cfg: StudyConfig, seeds: Sequence[str], out: Path,
     attack_names = list(cfg.attacks) or [cfg.attack.name]
     base_attack = _slug(attack_names[0])
     base_point = {k: cfg.grid[k][0] for k in axes}
-    classes = {(r["id"], name): rob["classes"] for r in recs for name, rob in r["robustness"].items()}
+    loader = _Runs(out, recs)
     rows = []
     for model, part in df.groupby("model"):
         keyed = part.set_index(list(seeds)) if seeds else part
-        base = keyed[keyed.attack == base_attack]
-        for k, v in base_point.items():
-            base = base[base[k].isna()] if _missing(v) else base[base[k] == v]
+        base = rows_at(keyed[keyed.attack == base_attack], base_point)
         if base.empty:
             continue
         for key, grp in part.groupby(["attack", *axes], dropna=False):
@@ -571,11 +582,10 @@ def effects(df: pd.DataFrame, cfg: StudyConfig, seeds: Sequence[str], out: Path,
             gs, bs = g.loc[common], base.loc[common] if seeds else base.iloc[:1]
             for col, measure, which in (("as_ignore", "ignore", "ignore"), ("as_target", "target_hit", "target")):
                 row[f"{col}_setting"], row[f"{col}_baseline"] = float(gs[col].mean()), float(bs[col].mean())
-                ra = [outcomes_of(out, j, t, classes[(j, t)], measure) for j, t in zip(gs.job, gs.attack)]
-                rb = [outcomes_of(out, j, t, classes[(j, t)], measure) for j, t in zip(bs.job, bs.attack)]
+                ra, rb = loader.runs(gs, measure), loader.runs(bs, measure)
                 lo = hi = None
-                if all(r is not None for r in [*ra, *rb]):
-                    d = paired_difference(ra, rb, n_boot=n_boot, seed=seed)  # type: ignore[arg-type]
+                if ra and rb:
+                    d = paired_difference(ra, rb, n_boot=n_boot, seed=seed)
                     row[f"{col}_diff"], lo, hi = d.mean, d.low, d.high
                 else:
                     row[f"{col}_diff"] = row[f"{col}_setting"] - row[f"{col}_baseline"]
@@ -648,8 +658,6 @@ def collect(out: str | Path) -> dict[str, Path]:
         files.write_text(paths["differences.csv"], diffs.to_csv(index=False))
         files.write_text(paths["effects.csv"], effs.to_csv(index=False))
     if cfg is not None:
-        from vaerobust.report.study_page import write_study_report
-
         _, model_jobs = expand(cfg)
         baseline = {"attack": _slug(next(iter(cfg.attacks), cfg.attack.name)),
                     **{k: cfg.grid[k][0] for k in seedless}}

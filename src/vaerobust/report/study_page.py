@@ -177,13 +177,17 @@ def seeds_png(results: pd.DataFrame, summary: pd.DataFrame, keys: list[str], stu
     return save_png(fig, path)
 
 
-def _at(frame: pd.DataFrame, where: dict[str, Any]) -> pd.DataFrame:
-    """The rows of ``frame`` at the values ``where`` (a null matches a missing value)."""
+def is_missing(v: Any) -> bool:
+    """A null setting, as a table holds it (None, or NaN in a float column)."""
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+def rows_at(frame: pd.DataFrame, where: dict[str, Any]) -> pd.DataFrame:
+    """The rows of ``frame`` whose columns hold the values ``where`` (a null matches a missing value,
+    as tables hold a null grid value as NaN); keys that are not columns are ignored."""
     for k, v in where.items():
-        if k not in frame.columns:
-            continue
-        missing = v is None or (isinstance(v, float) and math.isnan(v))
-        frame = frame[frame[k].isna()] if missing else frame[frame[k] == v]
+        if k in frame.columns:
+            frame = frame[frame[k].isna()] if is_missing(v) else frame[frame[k] == v]
     return frame
 
 
@@ -208,7 +212,7 @@ def write_study_report(out: Path, name: str, results: pd.DataFrame, summary: pd.
                         "images only, not training")
     if warnings:
         doc.add(Quote("**Read with care:**", warnings))
-    headline = _at(diffs, baseline) if baseline and not diffs.empty else diffs
+    headline = rows_at(diffs, baseline) if baseline and not diffs.empty else diffs
     statements = difference_sentences(headline, [k for k in ["attack", *keys] if k in diffs.columns], ref)
     statements += effect_sentences(effects, ref)
     if statements:
@@ -245,4 +249,4 @@ def write_study_report(out: Path, name: str, results: pd.DataFrame, summary: pd.
     return paths
 
 
-__all__ = ["difference_sentences", "effect_sentences", "seeds_png", "write_study_report"]
+__all__ = ["difference_sentences", "effect_sentences", "is_missing", "rows_at", "seeds_png", "write_study_report"]
