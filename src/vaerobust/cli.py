@@ -55,7 +55,8 @@ DEVICE_HELP = "auto (cuda if available), cpu or cuda."
 @data_app.command("fetch")
 @command
 def data_fetch(
-    name: str = typer.Argument("mnist", help="Dataset name (mnist, fashion_mnist, dsprites)."),
+    name: str = typer.Argument("mnist", help="Dataset name (mnist, fashion_mnist, dsprites, celeba: "
+                                                      "checks your folder and builds its cache)."),
     root: Optional[Path] = typer.Option(None, help="A folder holding the dataset's files."),
 ) -> None:
     """Fetch a dataset through its chain of sources, verify checksums, and cache it."""

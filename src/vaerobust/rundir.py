@@ -316,6 +316,8 @@ class JudgeEval:
     test_accuracy: float
     n_test: int | None = None
     steps: int | None = None
+    #: a multi-label judge's figures per attribute: {name: {accuracy, balanced_accuracy, positive_rate}}
+    attributes: dict[str, dict[str, float]] | None = None
 
 
 def read_judge_eval(folder: Path | str) -> JudgeEval:
@@ -324,7 +326,9 @@ def read_judge_eval(folder: Path | str) -> JudgeEval:
     data = read_json(path)
     if not isinstance(data, dict) or not isinstance(data.get("test_accuracy"), (int, float)):
         raise RunDirError(f"{path} is corrupt: expected the test_accuracy of a judge run")
-    return JudgeEval(float(data["test_accuracy"]), data.get("n_test"), data.get("steps"))
+    attrs = data.get("attributes")
+    return JudgeEval(float(data["test_accuracy"]), data.get("n_test"), data.get("steps"),
+                     attrs if isinstance(attrs, dict) else None)
 
 
 CURVE_POINT_KEYS = ("value", "n_attacked", "l2", "linf", "out_dist", "latent_dist", "dd_x", "dd_y", "dd_y_latent")

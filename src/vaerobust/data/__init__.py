@@ -16,11 +16,13 @@ import numpy as np
 import torch
 
 from vaerobust.config import DataConfig
+from vaerobust.data.celeba import ATTRIBUTES as CELEBA_ATTRIBUTES
 from vaerobust.data.fashion_mnist import CLASS_NAMES as FASHION_MNIST_CLASSES
 from vaerobust.errors import ConfigError
 from vaerobust.registry import Registry
 
 if TYPE_CHECKING:
+    from vaerobust.data.celeba import CelebAImages
     from vaerobust.data.dsprites import DSpritesImages
 
 Loader = Callable[[DataConfig, str], "tuple[torch.Tensor, torch.Tensor]"]
@@ -41,6 +43,7 @@ class DatasetInfo:
     channels: int = 1
     fixed_size: int | None = None
     class_names: tuple[str, ...] | None = None
+    labels: str = "class"  # "class": labels [N] int64; "attributes": [N, classes] in {0, 1} (CelebA)
 
 
 DATASETS: Registry[DatasetInfo] = Registry("dataset")
@@ -64,6 +67,14 @@ def _synthetic(cfg: DataConfig, split: str) -> tuple[torch.Tensor, torch.Tensor]
     return load_synthetic(split, size=cfg.image_size)
 
 
+def _celeba(cfg: DataConfig, split: str) -> tuple[CelebAImages, torch.Tensor]:
+    """CelebA from the user's folder (``data.root`` or ``$VAEROBUST_CELEBA_DIR``): lazy images
+    [N, 3, S, S] of the official split and the 40 attributes [N, 40] in {0, 1}."""
+    from vaerobust.data.celeba import load_celeba
+
+    return load_celeba(split, size=cfg.image_size, crop=cfg.crop, root=cfg.root)
+
+
 def _dsprites(cfg: DataConfig, split: str) -> tuple[DSpritesImages, torch.Tensor]:
     """dSprites: a *lazy* image container (see :mod:`vaerobust.data.dsprites`); labels = shape index.
 
@@ -80,6 +91,8 @@ DATASETS.register("mnist")(DatasetInfo(_mnist, 10, {"train": 60_000, "test": 10_
                                        class_names=tuple(str(d) for d in range(10))))
 DATASETS.register("fashion_mnist")(DatasetInfo(_fashion_mnist, 10, {"train": 60_000, "test": 10_000},
                                                class_names=FASHION_MNIST_CLASSES))
+DATASETS.register("celeba")(DatasetInfo(_celeba, len(CELEBA_ATTRIBUTES), {"train": 162_770, "test": 19_962},
+                                        channels=3, class_names=CELEBA_ATTRIBUTES, labels="attributes"))
 DATASETS.register("synthetic")(DatasetInfo(_synthetic, 10, {"train": 2000, "test": 500}))
 DATASETS.register("dsprites")(DatasetInfo(_dsprites, 3, {"train": 737_280, "test": 10_000}, fixed_size=64,
                                           class_names=("square", "ellipse", "heart")))

@@ -69,6 +69,8 @@ class _Clusters:
         self.pair, self.hit, self.n_pairs = o.pair, o.hit.astype(float), o.n_classes ** 2
 
     def draw(self, rng: np.random.Generator) -> float:
+        if self.n == 0:  # nothing attacked (every source failed the clean filter): no figure
+            return float("nan")
         counts = rng.multinomial(self.n, np.full(self.n, 1.0 / self.n)).astype(float)
         return _pair_mean(self.pair, self.hit, counts[self.index], self.n_pairs)
 
@@ -88,6 +90,8 @@ class Interval:
 
 def _percentiles(draws: np.ndarray, level: float) -> tuple[float, float]:
     draws = draws[np.isfinite(draws)]
+    if not draws.size:
+        return float("nan"), float("nan")
     a = (1 - level) / 2
     return float(np.quantile(draws, a)), float(np.quantile(draws, 1 - a))
 

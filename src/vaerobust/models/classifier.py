@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -45,6 +46,60 @@ class LeNet32(nn.Module):
                 "image_shape": list(self.image_shape)}
 
 
+@CLASSIFIERS.register("attr64")
+class AttributeNet64(nn.Module):
+    """A multi-label judge of binary attributes (CelebA's 40) on 3x64x64 images.
+
+    Four Conv 4x4/2 + ReLU (3 -> 32 -> 64 -> 128 -> 128 channels): 64 -> 32 -> 16 -> 8 -> 4;
+    flatten 2048 -> Dense 256 ReLU, dropout 0.5 -> Dense ``n_classes``: one logit per attribute
+    (positive: the attribute is present). ``multilabel`` tells the pipelines to train it with
+    binary cross-entropy and to read one attribute at a time through :class:`AttributeView`.
+    """
+
+    image_shape = (3, 64, 64)
+    multilabel = True
+
+    def __init__(self, n_classes: int = 40) -> None:
+        super().__init__()
+        self.n_classes = n_classes
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 32, 4, 2, 1), nn.ReLU(),
+            nn.Conv2d(32, 64, 4, 2, 1), nn.ReLU(),
+            nn.Conv2d(64, 128, 4, 2, 1), nn.ReLU(),
+            nn.Conv2d(128, 128, 4, 2, 1), nn.ReLU(),
+            nn.Flatten(),
+        )
+        self.head = nn.Sequential(nn.Linear(128 * 4 * 4, 256), nn.ReLU(), nn.Dropout(), nn.Linear(256, n_classes))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.features(x))
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": "classifier", "arch": "attr64", "classes": self.n_classes, "multilabel": True,
+                "image_shape": list(self.image_shape)}
+
+
+class AttributeView(nn.Module):
+    """One attribute of a multi-label judge as a two-class classifier: logits [B, 2] = (0, l),
+    where l is the judge's logit of attribute ``index``, so the argmax is 1 exactly when the
+    judge reads the attribute as present. Every single-label tool (``predict``, the clean
+    filter, the success tables, the judge's dropout switch) then works unchanged."""
+
+    def __init__(self, judge: nn.Module, index: int, name: str = "") -> None:
+        super().__init__()
+        if not 0 <= index < int(getattr(judge, "n_classes", index + 1)):
+            raise ConfigError(f"attribute index {index}: the judge reads {getattr(judge, 'n_classes', '?')} attributes")
+        self.judge = judge
+        self.index = index
+        self.name = name
+        self.n_classes = 2
+        self.image_shape = getattr(judge, "image_shape", None)
+
+    def forward(self, x: Tensor) -> Tensor:
+        logit = self.judge(x)[:, self.index]
+        return torch.stack([torch.zeros_like(logit), logit], dim=1)
+
+
 def build_classifier(description: dict[str, Any]) -> nn.Module:
     """The judge a ``model.json`` describes (0.1.0's files lack ``image_shape``: the arch's own)."""
     arch = description.get("arch", "lenet32")
@@ -59,4 +114,4 @@ def build_classifier(description: dict[str, Any]) -> nn.Module:
     return model
 
 
-__all__ = ["CLASSIFIERS", "LeNet32", "build_classifier"]
+__all__ = ["CLASSIFIERS", "AttributeNet64", "AttributeView", "LeNet32", "build_classifier"]

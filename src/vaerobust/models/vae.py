@@ -43,17 +43,21 @@ class VAE(nn.Module):
     categorical at ``temperature``); ``sample=False`` uses :meth:`Posterior.mode`.
     """
 
-    def __init__(self, spec: LatentSpec, arch: str = "conv32", hidden: int = 128, image_size: int | None = None) -> None:
+    def __init__(self, spec: LatentSpec, arch: str = "conv32", hidden: int = 128, image_size: int | None = None,
+                 channels: int = 1) -> None:
         super().__init__()
+        if channels < 1:
+            raise ConfigError(f"channels = {channels}: expected an integer >= 1 (1 grey, 3 colour)")
         self.spec = spec
         self.arch = arch
         self.hidden = hidden
+        self.channels = channels
         enc_cls, dec_cls = ENCODERS.get(arch), DECODERS.get(arch)
         fixed = enc_cls.image_shape  # a conv arch's one input shape; None: any size (mlp)
         if fixed is None:
             if image_size is None or image_size < 1:
                 raise ConfigError(f"arch {arch!r} takes images of any size: expected image_size >= 1, got {image_size!r}")
-            shape = (1, image_size, image_size)
+            shape = (channels, image_size, image_size)
             self.encoder = enc_cls(spec.n_params, hidden, image_shape=shape)
             self.decoder = dec_cls(spec.code_size, hidden, image_shape=shape)
         else:
@@ -62,9 +66,9 @@ class VAE(nn.Module):
                     f"arch {arch!r} takes {fixed[-2]}x{fixed[-1]} images, got image_size={image_size}; "
                     f"set data.image_size: {fixed[-1]} or pick another model.arch"
                 )
-            shape = tuple(fixed)
-            self.encoder = enc_cls(spec.n_params, hidden)
-            self.decoder = dec_cls(spec.code_size, hidden)
+            shape = (channels, *tuple(fixed)[1:])
+            self.encoder = enc_cls(spec.n_params, hidden, channels=channels)
+            self.decoder = dec_cls(spec.code_size, hidden, channels=channels)
         self.image_shape: tuple[int, int, int] = shape  # type: ignore[assignment]
         self._free_size = fixed is None
 
@@ -105,6 +109,8 @@ class VAE(nn.Module):
         }
         if self._free_size:  # only archs without a fixed input shape need it (keeps conv32's model.json)
             desc["image_size"] = self.image_shape[-1]
+        if self.channels != 1:  # colour images (CelebA); grey runs keep their model.json
+            desc["channels"] = self.channels
         return desc
 
 
@@ -113,4 +119,4 @@ def build_vae(description: dict) -> VAE:
     spec = LatentSpec(int(description["gaussian"]), tuple(int(k) for k in description["categorical"]))
     size = description.get("image_size")
     return VAE(spec, arch=description["arch"], hidden=int(description["hidden"]),
-               image_size=None if size is None else int(size))
+               image_size=None if size is None else int(size), channels=int(description.get("channels", 1)))

@@ -17,8 +17,9 @@ Recipe (:func:`attack_sweep`), top to bottom:
 
 ``examples.csv`` holds one row per formed (source image, target image) pair: classes, test-set
 indices, the judge's label of the clean reconstruction, ``kept``, the judge's label of the
-adversarial reconstruction (-1 where not attacked) and the distances of
-:data:`~vaerobust.metrics.auddc.DISTANCE_COLUMNS`. ``summary.json`` is recomputable from it.
+adversarial reconstruction (-1 where not attacked), the distances of
+:data:`~vaerobust.metrics.auddc.DISTANCE_COLUMNS` and, for colour images (CelebA), the MS-SSIM of
+:data:`SSIM_COLUMNS`. ``summary.json`` is recomputable from it.
 """
 
 from __future__ import annotations
@@ -66,7 +67,10 @@ from vaerobust.rundir import (
 )
 from vaerobust.rundir import read_run_config as run_config_of  # the VAE run's settings
 
-RESULT_COLUMNS = ("adv_pred", *DISTANCE_COLUMNS)
+#: MS-SSIM (1 = identical) between the target image and the adversarial / the source's clean
+#: reconstruction: the label-free closeness measure the CelebA literature uses; colour images only.
+SSIM_COLUMNS = ("ms_ssim", "ms_ssim_clean")
+RESULT_COLUMNS = ("adv_pred", *DISTANCE_COLUMNS, *SSIM_COLUMNS)
 SAMPLE_KEYS = ("row", "x_src", "x_tgt", "x_adv", "recon_adv", "recon_src")
 
 
@@ -104,29 +108,104 @@ def attack_sweep(
     dev = resolve_device(device)
     vae = load_vae(vae_dir, dev, require_finished=True)
     judge = load_classifier(judge_dir, dev, require_finished=True)
+    judge, attr_index, unreliable = attribute_judge(judge, judge_dir, data, sweep)
     check_judge_fits(vae, judge, judge_dir, vae_dir, sweep.classes)
     with claim(out, saved, requested, "attack sweep") as todo:
         if todo:
-            _sweep(vae, judge, vae_dir, judge_dir, out, attack, sweep, data, dev, progress)
+            _sweep(vae, judge, vae_dir, judge_dir, out, attack, sweep, data, dev, progress, attr_index, unreliable)
     return out
 
 
+def check_sweep_fits_data(data: DataConfig, sweep: SweepConfig) -> str | None:
+    """The sweep's attribute, checked against the data (None for data labelled by classes):
+    attributes data needs one of its attributes, class data none."""
+    info = dataset_info(data)
+    if info.labels != "attributes":
+        if sweep.attribute is not None:
+            raise ConfigError(f"sweep.attribute = {sweep.attribute}: {data.name} is labelled by classes, not "
+                              "attributes (expected null)")
+        return None
+    names = list(info.class_names or ())
+    if sweep.attribute is None:
+        raise ConfigError(f"sweep.attribute = null: {data.name} is labelled by attributes; expected one of them, "
+                          f"e.g. sweep.attribute=Smiling")
+    if sweep.attribute not in names:
+        raise ConfigError(f"sweep.attribute = {sweep.attribute}: expected one of {data.name}'s attributes "
+                          f"({', '.join(names[:6])}, ...)")
+    return sweep.attribute
+
+
+def attribute_judge(judge: Any, judge_dir: Path, data: DataConfig, sweep: SweepConfig) -> tuple[Any, int | None, str | None]:
+    """(judge, attribute index, why not used) for the sweep's data: on data labelled by
+    attributes (CelebA) the multi-label judge read through ``sweep.attribute`` alone
+    (:class:`~vaerobust.models.classifier.AttributeView`) and, if its balanced accuracy on that
+    attribute is below ``sweep.min_judge_accuracy``, the reason the attribute is not used;
+    on data labelled by classes the judge as it is."""
+    from vaerobust.models.classifier import AttributeView
+    from vaerobust.rundir import read_judge_eval
+
+    if check_sweep_fits_data(data, sweep) is None:
+        return judge, None, None
+    names = list(dataset_info(data).class_names or ())
+    if not getattr(judge, "multilabel", False):
+        raise ConfigError(f"the judge at {judge_dir} reads one class per image; {data.name}'s attributes need a "
+                          "multi-label judge (judge.classifier.arch = attr64)")
+    index = names.index(sweep.attribute)
+    per = read_judge_eval(judge_dir).attributes or {}
+    bal = (per.get(sweep.attribute) or {}).get("balanced_accuracy")
+    why = None
+    if not isinstance(bal, (int, float)):
+        why = f"the judge at {judge_dir} has no test figures for {sweep.attribute} (eval.json)"
+    elif bal < sweep.min_judge_accuracy:
+        why = (f"the judge reads {sweep.attribute} at a balanced accuracy of {bal:.1%} on clean test images, "
+               f"below sweep.min_judge_accuracy = {sweep.min_judge_accuracy:g}: the attribute is not used for "
+               "attack success")
+    return AttributeView(judge, index, sweep.attribute), index, why
+
+
+class _Gathered:
+    """The test images a sweep uses, gathered from a lazy container onto the device, indexed by
+    their test-set indices (CelebA's test split never sits in memory whole)."""
+
+    def __init__(self, images: Tensor, used: np.ndarray, n: int) -> None:
+        self.tensor = images
+        self.device = images.device
+        self._pos = torch.full((n,), -1, dtype=torch.long, device=images.device)
+        self._pos[torch.as_tensor(used, device=images.device)] = torch.arange(len(used), device=images.device)
+
+    def __getitem__(self, idx: Tensor) -> Tensor:
+        return self.tensor[self._pos[idx]]
+
+
 def _sweep(vae: Any, judge: Any, vae_dir: Path, judge_dir: Path, out: Path, attack: AttackConfig,
-           sweep: SweepConfig, data: DataConfig, dev: torch.device, progress: bool) -> None:
+           sweep: SweepConfig, data: DataConfig, dev: torch.device, progress: bool,
+           attr_index: int | None = None, unreliable: str | None = None) -> None:
+    from vaerobust.data import is_lazy
+
     x, y = load_dataset(data, "test")
     data_hash = fingerprint(x, y)
-    x = x.to(dev)
+    if attr_index is not None:
+        y = y[:, attr_index]  # the attribute's value, 0 or 1, is each image's class
     t0 = time.perf_counter()
 
-    clean_pred = judged(vae, judge, x, sweep, sweep.seed).cpu().numpy()
     pairs = make_pairs(y.numpy(), tuple(sweep.classes), sweep.per_pair, sweep.seed, sweep.pairs)
+    if is_lazy(x):  # judge and attack only the images the pairs use
+        used = np.unique(np.concatenate([pairs.src_index.to_numpy(), pairs.tgt_index.to_numpy()]))
+        x = _Gathered(x[used].to(dev), used, len(x))
+        clean_pred = np.full(len(y), -1, dtype=np.int64)
+        clean_pred[used] = judged(vae, judge, x.tensor, sweep, sweep.seed).cpu().numpy()
+        judged_rows = used
+    else:
+        x = x.to(dev)
+        clean_pred = judged(vae, judge, x, sweep, sweep.seed).cpu().numpy()
+        judged_rows = np.arange(len(y))
     pairs["clean_pred"] = clean_pred[pairs.src_index.to_numpy()]
-    pairs["kept"] = pairs.clean_pred == pairs.source
+    pairs["kept"] = (pairs.clean_pred == pairs.source) & (unreliable is None)
     for col in RESULT_COLUMNS:
         pairs[col] = -1 if col == "adv_pred" else np.nan
     rows = np.flatnonzero(pairs.kept.to_numpy())
-    accuracy = float((clean_pred == y.numpy()).mean())
-    warnings = [] if rows.size else [
+    accuracy = float((clean_pred[judged_rows] == y.numpy()[judged_rows]).mean())
+    warnings = [unreliable] if unreliable is not None else [] if rows.size else [
         f"no source was attacked: the judge labels none of the {len(pairs)} sources' clean reconstructions "
         f"correctly (its accuracy on all clean test reconstructions is {accuracy:.1%}); attack success is undefined"]
 
@@ -168,7 +247,8 @@ def _sweep(vae: Any, judge: Any, vae_dir: Path, judge_dir: Path, out: Path, atta
     pairs["adv_pred"] = pairs.adv_pred.astype(int)
     table = success_table(pairs.source, pairs.target, pairs.kept, pairs.adv_pred, list(sweep.classes),
                           cluster=pairs.src_index.to_numpy())
-    files.write_text(out / "examples.csv", pairs.to_csv(index=False))
+    unmeasured = [c for c in SSIM_COLUMNS if pairs[c].isna().all()]  # grey images: no MS-SSIM columns
+    files.write_text(out / "examples.csv", pairs.drop(columns=unmeasured).to_csv(index=False))
     if samples["row"]:
         files.write_bytes(out / "samples.npz", _npz_bytes({k: np.concatenate(v) for k, v in samples.items()}))
     summary = AttackSummary(
@@ -179,7 +259,8 @@ def _sweep(vae: Any, judge: Any, vae_dir: Path, judge_dir: Path, out: Path, atta
         encoder_evaluations=evaluations,  # per-example encoder passes actually spent (early stopping saves some)
         results=table.to_json(),
         # means over the attacked examples (every attacked row has them)
-        distances={c: _mean(pairs.loc[rows, c]) for c in DISTANCE_COLUMNS},
+        distances={c: _mean(pairs.loc[rows, c]) for c in (*DISTANCE_COLUMNS, *SSIM_COLUMNS)
+                   if c in DISTANCE_COLUMNS or pairs.loc[rows, c].notna().any()},
         warnings=warnings,
     )
     files.write_json(out / "summary.json", summary.to_json())
@@ -239,6 +320,8 @@ def _attack_batch(atk: Any, vae: Any, judge: Any, x: Tensor, pairs: pd.DataFrame
             "out_dist_clean": l2(rec_src - xt).cpu().numpy(),
             "out_floor": l2(rec_tgt - xt).cpu().numpy(),
             "src_tgt_dist": l2(xt - xs).cpu().numpy(),
+            "ms_ssim": ms_ssim_rows(rec, xt),  # colour images only (NaN otherwise): the adversarial reconstruction to the target
+            "ms_ssim_clean": ms_ssim_rows(rec_src, xt),
             "rows": r,
             "evaluations": np.array(evaluations, dtype=np.int64),
         }
@@ -248,6 +331,22 @@ def _attack_batch(atk: Any, vae: Any, judge: Any, x: Tensor, pairs: pd.DataFrame
         out["recon_src"] = rec_src[sel].cpu().numpy()
         out["row"] = r[keep]
     return out
+
+
+def ms_ssim_rows(a: Tensor, b: Tensor) -> np.ndarray:
+    """MS-SSIM per row of colour images [B, 3, H, W] in [0, 1] (pytorch-msssim): Wang et al.'s five
+    scales and weights, with the largest odd Gaussian window the library allows at that size (its
+    four halvings need side > 16 (win - 1): 3 at 64x64, 11 from 161 pixels). NaN for grey images,
+    where the MNIST protocol has labels and the literature reports no MS-SSIM, and below 33 pixels."""
+    if a.shape[1] != 3 or a.shape[0] == 0:
+        return np.full(a.shape[0], np.nan)
+    from pytorch_msssim import ms_ssim
+
+    side = min(a.shape[-2:])
+    win = next((w for w in (11, 9, 7, 5, 3) if (w - 1) * 16 < side), None)
+    if win is None:
+        return np.full(a.shape[0], np.nan)
+    return ms_ssim(a.float(), b.float(), data_range=1.0, size_average=False, win_size=win).cpu().numpy()
 
 
 def _mean(col: pd.Series) -> float | None:
@@ -294,5 +393,6 @@ def run(vae_dir: Path, judge_dir: Path, out: Path | None = None, preset: str = "
     return out, read_summary(out)
 
 
-__all__ = ["RESULT_COLUMNS", "SAMPLE_KEYS", "attack_sweep", "check_judge_fits", "resolve_attack", "run",
+__all__ = ["RESULT_COLUMNS", "SAMPLE_KEYS", "SSIM_COLUMNS", "attack_sweep", "attribute_judge", "check_judge_fits", "check_sweep_fits_data",
+           "ms_ssim_rows", "resolve_attack", "run",
            "run_config_of"]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from vaerobust.errors import ConfigError
 
-FETCHABLE = ("mnist", "fashion_mnist", "dsprites")
+FETCHABLE = ("mnist", "fashion_mnist", "dsprites", "celeba")
 
 
 def run(name: str, root: Path | None = None) -> str:
@@ -28,6 +28,13 @@ def run(name: str, root: Path | None = None) -> str:
             grid = load_dsprites_grid(root=root)
             return f"dsprites read from {root} ({len(grid)} images, sha256 {grid.fingerprint})"
         return f"dsprites generated at {build_generated_cache()}"
+    if name == "celeba":  # never downloaded: check the user's folder and build the 64x64 cache
+        from vaerobust.data.celeba import load_celeba_data
+
+        data = load_celeba_data(root, progress=True)
+        return (f"celeba from {data.manifest['images']}: {len(data.files)} images, crop {data.manifest['crop']}, "
+                f"{data.manifest['size']}x{data.manifest['size']}, cached at {data.manifest['cache']} "
+                f"(sha256 of list_attr_celeba.txt: {data.manifest['attr_sha256']})")
     raise ConfigError(f"dataset {name!r} cannot be fetched; expected one of: {', '.join(FETCHABLE)}")
 
 

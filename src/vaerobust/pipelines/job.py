@@ -85,6 +85,7 @@ def _judge_job(folder: Path, spec: dict[str, Any]) -> None:
     ev = read_judge_eval(folder / "judge")
     files.write_json(folder / RESULT, {"id": spec["id"], "kind": "judge", "judge": spec["judge"],
                                        "test_accuracy": ev.test_accuracy, "n_test": ev.n_test, "steps": ev.steps,
+                                       **({"attributes": ev.attributes} if ev.attributes else {}),
                                        "seconds": time.perf_counter() - t0, "provenance": _provenance(spec)})
 
 
@@ -167,6 +168,7 @@ def _robustness(s: Any) -> dict[str, Any]:
         "hits_ignore": res["ignore"]["hits"], "hits_target": res["target"]["hits"],
         "seconds": s.seconds, "encoder_evaluations": s.encoder_evaluations, "image_steps": s.image_steps,
         "warnings": s.warnings, "test_data_sha256": s.data_sha256, "device": s.device,
+        "distances": s.distances,  # means over the attacked examples (L2, L-inf, output and latent distances, MS-SSIM)
     }
 
 

@@ -249,10 +249,14 @@ def run(study: str, out: Path | None = None, quick: bool = False, overrides: Seq
         workers: int | None = None) -> Path:
     """The ``vaerobust reproduce`` command (default ``--out``: runs/STUDY[-seeds][-quick]).
 
-    ``seeds``: train every model with seeds 0..N-1 (:func:`reproduce_seeds`) instead of once.
+    ``seeds``: train every model with seeds 0..N-1 (:func:`reproduce_seeds`) instead of once. A
+    study with named attack sweeps (``attacks:``, e.g. one per CelebA attribute) runs through the
+    study engine too, with one training seed unless ``seeds`` says more.
     """
     suffix = ("-seeds" if seeds else "") + ("-quick" if quick else "")
     out = out or Path("runs") / (Path(study).stem + suffix)
+    if not seeds and resolve_study(study, quick, overrides).attacks:
+        seeds = 1
     if seeds:
         return reproduce_seeds(study, out, seeds, quick=quick, device=device, overrides=overrides,
                                progress=progress, echo=echo, workers=workers)
@@ -287,13 +291,17 @@ def reproduce_seeds(study: str | StudyConfig, out: str | Path, seeds: int, quick
             lo, hi = r.get(f"{col}_boot_low"), r.get(f"{col}_boot_high")
             ci = f", 95% CI [{lo:.2%}, {hi:.2%}] (seeds and images)" if pd.notna(lo) else ""
             sd = f", spread between seeds (sd) {100 * r[f'{col}_sd']:.1f} pt" if pd.notna(r[f"{col}_sd"]) else ""
-            echo(f"{r['model']} ({int(r['jobs'])} seeds): {label} {r[f'{col}_mean']:.2%}{sd}{ci}")
+            what = r["model"] if summ["attack"].nunique() < 2 else f"{r['model']} / {r['attack']}"
+            mean = f"{r[f'{col}_mean']:.2%}" if pd.notna(r[f"{col}_mean"]) else "n/a (nothing attacked)"
+            echo(f"{what} ({int(r['jobs'])} seeds): {label} {mean}{sd}{ci}")
     diffs = pd.read_csv(Path(out) / "tables" / "differences.csv")
     for _, r in diffs[diffs.model_b == "(the reference's ordering)"].iterrows():
         for col, label in (("as_ignore", "AS ignore-target"), ("as_target", "AS target")):
             n = r.get(f"{col}_seeds_in_reference_order")
+            defined = r.get(f"{col}_seeds_defined", r["seeds"])
             if pd.notna(n):
-                echo(f"{label}: {int(n)} of {int(r['seeds'])} seeds order the models {r['model_a']}")
+                at = f" ({r['attack']})" if "attack" in r and diffs["attack"].nunique() > 1 else ""
+                echo(f"{label}{at}: {int(n)} of {int(defined)} seeds order the models {r['model_a']}")
     if counts.get("failed") or counts.get("blocked"):
         echo(f"warning: {counts.get('failed', 0) + counts.get('blocked', 0)} job(s) did not finish: "
              f"`vaerobust study status {out}`")

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from vaerobust import files
@@ -44,6 +45,7 @@ from vaerobust.config import (
 from vaerobust.data import dataset_info
 from vaerobust.errors import ConfigError, Interrupted, RunDirError
 from vaerobust.metrics.bootstrap import Outcomes, hierarchical_interval, paired_difference
+from vaerobust.pipelines.attack import check_sweep_fits_data
 from vaerobust.pipelines.job import ERROR, JOB, RESULT, run_job
 from vaerobust.progress import progress_bar
 from vaerobust.report.study_page import is_missing, rows_at, write_study_report
@@ -172,6 +174,10 @@ def expand(cfg: StudyConfig, device: str = "auto") -> tuple[list[Job], list[Job]
                     raise ConfigError(f"attacks.{name}: {e}") from None
                 acfg.check_sweepable()
                 scfg = scfg.resolved(n_classes)
+                try:
+                    check_sweep_fits_data(run.data, scfg)
+                except ConfigError as e:
+                    raise ConfigError(f"attacks.{name}: {e}") from None
                 if not _applies(name, ov.get("only"), model, run):
                     continue
                 used.add(name)
@@ -421,7 +427,10 @@ def table(recs: list[dict[str, Any]]) -> pd.DataFrame:
                         "judge_accuracy": (r.get("judge") or {}).get("test_accuracy"),
                         **{k: (r.get("reconstruction") or {}).get(k) for k in ("test_nll_per_image", "test_mse_per_pixel")},
                         "train_seconds": (r.get("timings") or {}).get("train"),
-                        "attack_seconds": (r.get("timings") or {}).get(f"attack:{name}"), **metrics})
+                        "attack_seconds": (r.get("timings") or {}).get(f"attack:{name}"), **metrics,
+                        # label-free closeness of the adversarial reconstruction to the target (older records: absent)
+                        **{f"mean_{k}": v for k, v in (rob.get("distances") or {}).items()
+                           if k in ("l2", "linf", "out_dist", "out_dist_clean", "ms_ssim", "ms_ssim_clean")}})
             rows.append(row)
     cols = ["job", "model", *grid_keys, *RESULT_COLUMNS[2:]]
     df = pd.DataFrame(rows)
@@ -520,7 +529,7 @@ def differences(df: pd.DataFrame, group: Sequence[str], seeds: Sequence[str], ou
                 row: dict[str, Any] = {**base, "model_a": a, "model_b": b, "seeds": len(common)}
                 for col, measure in (("as_ignore", "ignore"), ("as_target", "target_hit")):
                     ja, jb = by_model[a].loc[common], by_model[b].loc[common]
-                    row[f"{col}_a_above_b"] = int((ja[col].to_numpy() > jb[col].to_numpy()).sum())
+                    row[f"{col}_a_above_b"] = int((_floats(ja[col]) > _floats(jb[col])).sum())  # undefined: not above
                     ra, rb = loader.runs(ja, measure), loader.runs(jb, measure)
                     if ra and rb:
                         d = paired_difference(ra, rb, n_boot=n_boot, seed=seed)
@@ -533,11 +542,19 @@ def differences(df: pd.DataFrame, group: Sequence[str], seeds: Sequence[str], ou
                 common = common.intersection(by_model[m].index)
             row = {**base, "model_a": " > ".join(order), "model_b": "(the reference's ordering)", "seeds": len(common)}
             for col in ("as_ignore", "as_target"):
-                vals = [by_model[m].loc[common, col].to_numpy() for m in order]
+                vals = np.array([_floats(by_model[m].loc[common, col]) for m in order])
+                defined = np.isfinite(vals).all(axis=0)  # seeds where every model has a figure
+                row[f"{col}_seeds_defined"] = int(defined.sum())
                 row[f"{col}_seeds_in_reference_order"] = int(
-                    sum(all(vals[k][s] > vals[k + 1][s] for k in range(len(vals) - 1)) for s in range(len(common))))
+                    sum(all(vals[k][s] > vals[k + 1][s] for k in range(len(vals) - 1)) for s in np.flatnonzero(defined))
+                ) if defined.any() else None
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _floats(col: pd.Series) -> np.ndarray:
+    """A figure's column as floats, an undefined figure (nothing attacked) as NaN."""
+    return pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)
 
 
 def _equal(a: Any, b: Any) -> bool:
@@ -661,8 +678,13 @@ def collect(out: str | Path) -> dict[str, Path]:
         _, model_jobs = expand(cfg)
         baseline = {"attack": _slug(next(iter(cfg.attacks), cfg.attack.name)),
                     **{k: cfg.grid[k][0] for k in seedless}}
+        judges = [j for j in (read_saved(p) for p in sorted((out / "judges").glob(f"*/{RESULT}")))
+                  if isinstance(j, dict) and j.get("kind") == "judge"]
+        notes = [(r["model"], name, w) for r in recs for name, rob in r["robustness"].items()
+                 for w in rob.get("warnings") or []]
         paths.update(write_study_report(out, cfg.name, df, summ, diffs, effs, seedless, study,
-                                        n_jobs=len(model_jobs), n_done=len(recs), baseline=baseline))
+                                        n_jobs=len(model_jobs), n_done=len(recs), baseline=baseline, judges=judges,
+                                        notes=notes))
     return paths
 
 

@@ -26,7 +26,7 @@ import torch
 
 from vaerobust import files
 from vaerobust.config import RunConfig, apply_overrides, from_dict, load_yaml, resolve_preset
-from vaerobust.data import fingerprint, load_dataset
+from vaerobust.data import dataset_info, fingerprint, load_dataset
 from vaerobust.devices import resolve_device
 from vaerobust.errors import ConfigError, Interrupted, RunDirError, TrainingDiverged
 from vaerobust.interrupts import interruptible, stop_requests
@@ -49,7 +49,8 @@ from vaerobust.training import VAETrainer, finite_scalars
 def build_model(cfg: RunConfig) -> VAE:
     """The run's VAE; ``data.image_size`` sizes any-size archs (mlp) and is checked against conv archs."""
     spec = LatentSpec(cfg.model.gaussian_dims, tuple(cfg.model.categorical))
-    return VAE(spec, arch=cfg.model.arch, hidden=cfg.model.hidden, image_size=cfg.data.image_size)
+    return VAE(spec, arch=cfg.model.arch, hidden=cfg.model.hidden, image_size=cfg.data.image_size,
+               channels=dataset_info(cfg.data).channels)
 
 
 def write_vae_figures(model: VAE, cfg: RunConfig, out: Path, dev: torch.device) -> None:

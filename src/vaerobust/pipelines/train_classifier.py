@@ -2,7 +2,7 @@
 
 Recipe (:func:`train_classifier`): refuse a folder made with other settings; lock it; load
 and check the training images; train the registered classifier (``classifier.arch``, one
-output per class of the dataset) by SGD for ``classifier.epochs``; measure its test
+output per class of the dataset) by SGD (or Adam: ``classifier.optimizer``) for ``classifier.epochs``; measure its test
 accuracy; write ``model.safetensors``, ``model.json``, ``eval.json``, ``metrics.jsonl`` and,
 last, ``complete.json``. Judge training is short and keeps no checkpoint: an interrupted
 one starts again from scratch (and says so).
@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
 
 from vaerobust import files
 from vaerobust.config import JudgeConfig, apply_overrides, load_study, parse_overrides
-from vaerobust.data import dataset_info, fingerprint, load_dataset
+from vaerobust.data import dataset_info, fingerprint, is_lazy, load_dataset
 from vaerobust.devices import resolve_device
 from vaerobust.errors import ConfigError, TrainingDiverged
 from vaerobust.interrupts import interruptible
@@ -51,13 +53,22 @@ def train_classifier(cfg: JudgeConfig, out: str | Path, device: str = "auto", pr
 def _train(cfg: JudgeConfig, out: Path, dev: torch.device, progress: bool) -> None:
     c = cfg.classifier
     info = dataset_info(cfg.data)
+    multilabel = bool(getattr(CLASSIFIERS.get(c.arch), "multilabel", False))
+    if multilabel != (info.labels == "attributes"):
+        raise ConfigError(
+            f"classifier.arch = {c.arch}: it reads {'binary attributes' if multilabel else 'one class per image'} "
+            f"but {cfg.data.name} is labelled by {'attributes' if info.labels == 'attributes' else 'classes'}; "
+            f"expected {'attr64' if info.labels == 'attributes' else 'lenet32'}")
     x, y = load_dataset(cfg.data, "train")
     torch.manual_seed(c.seed)
     model = CLASSIFIERS.get(c.arch)(n_classes=info.classes).to(dev)
-    check_images(x, tuple(model.image_shape), f"dataset {cfg.data.name!r} for the {c.arch} judge")
+    check_images(x[:1] if is_lazy(x) else x, tuple(model.image_shape), f"dataset {cfg.data.name!r} for the {c.arch} judge")
     data_hash = fingerprint(x, y)
-    opt = torch.optim.SGD(model.parameters(), lr=c.lr, momentum=c.momentum)
-    x, y = x.to(dev), y.to(dev)
+    opt = (torch.optim.Adam(model.parameters(), lr=c.lr) if c.optimizer == "adam"
+           else torch.optim.SGD(model.parameters(), lr=c.lr, momentum=c.momentum))
+    if not is_lazy(x):
+        x = x.to(dev)
+    y = y.to(dev)
     write_config(out, cfg, "classifier", data_sha256=data_hash)
     files.write_json(out / "model.json", model.describe())
     per_epoch = max(x.shape[0] // c.batch_size, 1)
@@ -72,7 +83,8 @@ def _train(cfg: JudgeConfig, out: Path, dev: torch.device, progress: bool) -> No
 
     with interruptible(where):
         while step < total:
-            loss = classifier_step(model, opt, x, y, step, c)
+            loss = (attribute_step(model, opt, x, y, step, c, dev) if multilabel
+                    else classifier_step(model, opt, x, y, step, c))
             step += 1
             if step % per_epoch == 0 or step == total:
                 value = float(loss)
@@ -84,11 +96,53 @@ def _train(cfg: JudgeConfig, out: Path, dev: torch.device, progress: bool) -> No
     bar.close()
     model.eval()
     xt, yt = load_dataset(cfg.data, "test")
-    acc = float((predict(model, xt.to(dev)) == yt.to(dev)).float().mean())
+    if multilabel:
+        evaluation = attribute_accuracies(read_attributes(model, xt, dev).cpu().numpy(), yt.numpy(),
+                                          info.class_names or tuple(str(i) for i in range(info.classes)))
+    else:
+        acc = float((predict(model, xt.to(dev)) == yt.to(dev)).float().mean())
+        evaluation = {"test_accuracy": acc}
     files.write_jsonl(out / "metrics.jsonl", rows)
     save_weights(out / "model.safetensors", model)
-    files.write_json(out / "eval.json", {"test_accuracy": acc, "n_test": int(yt.shape[0]), "steps": step})
+    files.write_json(out / "eval.json", {**evaluation, "n_test": int(yt.shape[0]), "steps": step})
     mark_complete(out, step=step)
+
+
+def attribute_step(model: torch.nn.Module, opt: torch.optim.Optimizer, x: Any, y: torch.Tensor, step: int,
+                   c: Any, dev: torch.device) -> torch.Tensor:
+    """One SGD step of a multi-label judge (binary cross-entropy over every attribute)."""
+    idx = batch_indices(step, len(x), c.batch_size, c.seed)
+    xb = x[idx].to(dev) if is_lazy(x) else x[idx.to(x.device)]
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(model(xb), y[idx.to(y.device)].float())
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return loss.detach()
+
+
+@torch.no_grad()
+def read_attributes(model: torch.nn.Module, x: Any, dev: torch.device, batch_size: int = 512) -> torch.Tensor:
+    """The attributes a multi-label judge reads, uint8 [N, K] (logit > 0), in batches (lazy images too)."""
+    out = []
+    for i in range(0, len(x), batch_size):
+        xb = x[i : i + batch_size].to(dev)
+        check_images(xb, tuple(model.image_shape), "read_attributes")
+        out.append((model(xb) > 0).to(torch.uint8).cpu())
+    return torch.cat(out)
+
+
+def attribute_accuracies(pred: np.ndarray, truth: np.ndarray, names: Sequence[str]) -> dict[str, Any]:
+    """Per attribute: accuracy, balanced accuracy (mean of the accuracies on the images with and
+    without it; 0.5 for a constant guess however rare the attribute) and the positive rate."""
+    per: dict[str, dict[str, float | None]] = {}
+    for k, name in enumerate(names):
+        p, t = pred[:, k].astype(bool), truth[:, k].astype(bool)
+        rates = [float((p[t == v] == v).mean()) for v in (True, False) if (t == v).any()]
+        per[name] = {"accuracy": float((p == t).mean()), "balanced_accuracy": float(np.mean(rates)),
+                     "positive_rate": float(t.mean())}
+    return {"test_accuracy": float(np.mean([v["accuracy"] for v in per.values()])),
+            "test_balanced_accuracy": float(np.mean([v["balanced_accuracy"] for v in per.values()])),
+            "attributes": per}
 
 
 def run(out: Path, preset: str = "sootla2018", quick: bool = False, overrides: Sequence[str] = (),
@@ -104,4 +158,4 @@ def run(out: Path, preset: str = "sootla2018", quick: bool = False, overrides: S
     return read_judge_eval(out).test_accuracy
 
 
-__all__ = ["batch_indices", "run", "train_classifier"]
+__all__ = ["attribute_accuracies", "attribute_step", "batch_indices", "read_attributes", "run", "train_classifier"]

@@ -175,7 +175,7 @@ def draw_figures(runs: Sequence[VAERun], attacks: Sequence[AttackRun], fig_dir: 
     for a in attacks:
         res = tables.results_of(a.summary)
         figs = {which: F.heatmap_png(res[which]["rate"], fig_dir / f"{slug(a.label)}_heatmap_{which}.png",
-                                     f"{a.label}: {tables.WHICH_LABEL[which]} (%)", list(res["classes"]))
+                                     f"{a.label}: {tables.WHICH_LABEL[which]} (%)", tables.class_labels(a.summary))
                 for which in tables.WHICH}
         npz = a.directory / "samples.npz"
         if npz.is_file():

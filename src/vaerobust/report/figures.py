@@ -36,17 +36,27 @@ def save_png(fig, path: Path) -> Path:  # type: ignore[no-untyped-def]
 
 
 def image_grid(images: np.ndarray, nrow: int, pad: int = 1) -> np.ndarray:
-    """Tile [N, H, W] (or [N, 1, H, W]) grey images in [0, 1] into one [rows*H, nrow*W] array."""
+    """Tile [N, H, W] (or [N, 1, H, W]) grey images in [0, 1] into one [rows*H, nrow*W] array;
+    colour images [N, 3, H, W] into one [rows*H, nrow*W, 3] array."""
     images = np.asarray(images)
     if images.ndim == 4:
-        images = images[:, 0]
-    n, h, w = images.shape
+        images = images[:, 0] if images.shape[1] == 1 else images.transpose(0, 2, 3, 1)
+    n, h, w = images.shape[:3]
     rows = int(np.ceil(n / nrow))
-    grid = np.ones((rows * (h + pad) + pad, nrow * (w + pad) + pad), dtype=np.float32)
+    grid = np.ones((rows * (h + pad) + pad, nrow * (w + pad) + pad) + images.shape[3:], dtype=np.float32)
     for i in range(n):
         r, c = divmod(i, nrow)
         grid[pad + r * (h + pad) : pad + r * (h + pad) + h, pad + c * (w + pad) : pad + c * (w + pad) + w] = images[i]
     return grid
+
+
+def show_image(ax, img) -> None:  # type: ignore[no-untyped-def]
+    """Draw one image [H, W], [1, H, W] (grey) or [3, H, W] (colour) with values in [0, 1]."""
+    a = np.asarray(img, dtype=np.float32)
+    if a.ndim == 3 and a.shape[0] == 3:
+        ax.imshow(np.clip(a.transpose(1, 2, 0), 0, 1), interpolation="nearest")
+    else:
+        ax.imshow(a.reshape(a.shape[-2], a.shape[-1]), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
 
 
 def grid_png(images: np.ndarray, nrow: int, path: Path, title: str | None = None,
@@ -54,7 +64,7 @@ def grid_png(images: np.ndarray, nrow: int, path: Path, title: str | None = None
     plt = _plt()
     g = image_grid(images, nrow)
     fig, ax = plt.subplots(figsize=(max(2.0, g.shape[1] / 28), max(2.0, g.shape[0] / 28)))
-    ax.imshow(g, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    ax.imshow(np.clip(g, 0, 1), cmap="gray" if g.ndim == 2 else None, vmin=0, vmax=1, interpolation="nearest")
     ax.set_xticks([])
     if row_labels:
         n_rows = len(row_labels)
@@ -135,7 +145,7 @@ def _rate_array(rate_matrix) -> np.ndarray:  # type: ignore[no-untyped-def]
     return a
 
 
-def heatmap_png(rate_matrix, path: Path, title: str, classes: list[int] | None = None) -> Path:  # type: ignore[no-untyped-def]
+def heatmap_png(rate_matrix, path: Path, title: str, classes: list | None = None) -> Path:  # type: ignore[no-untyped-def]
     """A heatmap of a pair-rate matrix ``rate[source][target]`` (fractions), drawn in percent.
 
     Rows are source classes (y), columns target classes (x); each cell is annotated with its
@@ -158,8 +168,10 @@ def heatmap_png(rate_matrix, path: Path, title: str, classes: list[int] | None =
             text = "n/a" if np.isnan(v) else f"{v:.0f}"
             colour = "black" if (not np.isnan(v) and v > 60) or np.isnan(v) else "white"
             ax.text(t, s, text, ha="center", va="center", fontsize=7, color=colour)
-    ax.set_xticks(range(k), [str(c) for c in classes])
-    ax.set_yticks(range(k), [str(c) for c in classes])
+    names = [str(c) for c in classes]  # class numbers or names (Fashion-MNIST's garments)
+    ax.set_xticks(range(k), names, rotation=45 if max(map(len, names)) > 2 else 0, ha="right" if
+                  max(map(len, names)) > 2 else "center", fontsize=8)
+    ax.set_yticks(range(k), names, fontsize=8)
     ax.set_xlabel("target class t")
     ax.set_ylabel("source class s")
     ax.set_title(title, fontsize=10)
@@ -211,8 +223,7 @@ def adversarial_examples_png(samples_npz_path: Path, path: Path, title: str,
             ax.set_xticks([])
             ax.set_yticks([])
             if picks:
-                img = np.asarray(data[key][picks[r]])
-                ax.imshow(img.reshape(img.shape[-2], img.shape[-1]), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+                show_image(ax, data[key][picks[r]])
             if r == 0:
                 ax.set_title(name, fontsize=7)
             if c == 0 and labels:
@@ -254,7 +265,8 @@ def marginals_png(summaries: dict, path: Path, which: str = "ignore", title: str
             ax.scatter(pos, refv, marker="_", s=120, linewidths=2, color="black", zorder=3,
                        label=None if marked else study.reference_label)
             marked = True
-    ax.set_xticks(x, [str(c) for c in classes])
+    labels = tables.class_labels(summaries[names[0]])
+    ax.set_xticks(x, labels, rotation=30 if max(map(len, labels)) > 2 else 0, fontsize=8)
     ax.set_xlabel("source class s")
     ax.set_ylabel(f"{'AS ignore-target' if which == 'ignore' else 'AS target'} (%)")
     ax.set_ylim(0, 100)

@@ -61,9 +61,14 @@ def difference_sentences(diffs: pd.DataFrame, context_keys: list[str], reference
         if str(r.get("model_b")) == "(the reference's ordering)":
             for col, _, label in MEASURES:
                 k = _num(r.get(f"{col}_seeds_in_reference_order"))
+                n = _num(r.get(f"{col}_seeds_defined"))
+                n = int(r["seeds"]) if n is None and k is not None else n  # records collected before the count
                 if k is not None:
-                    out.append(f"{label}{ctx}: {int(k)} of {int(r['seeds'])} seeds order the models as the "
+                    out.append(f"{label}{ctx}: {int(k)} of {int(n)} seeds order the models as the "
                                f"{reference_label} does ({r['model_a']}).")
+                elif n is not None:
+                    out.append(f"{label}{ctx}: inconclusive: no seed has a figure for every model (nothing "
+                               "attacked), so the models cannot be ordered.")
             continue
         for col, _, label in MEASURES:
             d, lo, hi = _num(r.get(f"{col}_diff")), _num(r.get(f"{col}_diff_low")), _num(r.get(f"{col}_diff_high"))
@@ -149,6 +154,49 @@ def _effects_table(effects: pd.DataFrame) -> Table:
     return Table(header, rows)
 
 
+def sweep_warnings(notes: list[tuple[str, str, str]]) -> list[str]:
+    """The attack sweeps' own warnings (an attribute the judge cannot read, no source kept), each
+    once, with the sweeps that gave it: ``notes`` holds (model, attack, warning) per sweep."""
+    seen: dict[str, set[str]] = {}
+    for model, attack, w in notes:
+        seen.setdefault(w, set()).add(f"{model}/{attack}")
+    return [f"{w} ({len(v)} sweep(s): {', '.join(sorted(v)[:4])}{', ...' if len(v) > 4 else ''})" for w, v in seen.items()]
+
+
+def _distance_table(results: pd.DataFrame, keys: list[str]) -> Table | None:
+    cols = [("mean_out_dist", "L2 to target", "{:.2f}"), ("mean_ms_ssim", "MS-SSIM to target", "{:.3f}"),
+            ("mean_ms_ssim_clean", "MS-SSIM, no attack", "{:.3f}")]
+    if "mean_ms_ssim" not in results.columns or results["mean_ms_ssim"].isna().all():
+        return None
+    group = ["model", "attack", *keys]
+    rows = []
+    for key, part in results.groupby(group, dropna=False, sort=True):
+        key = key if isinstance(key, tuple) else (key,)
+        cells = [str(k) for k in key] + [str(len(part))]
+        for col, _, fmt in cols:
+            v = pd.to_numeric(part[col], errors="coerce").mean() if col in part else float("nan")
+            cells.append(tables.NA if not np.isfinite(v) else fmt.format(v))
+        rows.append(cells)
+    return Table([*group, "seeds", *[c[1] for c in cols]], rows)
+
+
+def _judge_section(judge: dict[str, Any]) -> list[Any]:
+    """The judge: its accuracy on clean test images; a multi-label judge's figures per attribute."""
+    clf = (judge.get("judge") or {}).get("classifier") or {}
+    head = (f"`{judge.get('id')}` ({clf.get('arch', '?')}, {judge.get('steps')} steps): accuracy on the "
+            f"{judge.get('n_test')} clean test images {_pct(judge.get('test_accuracy'))}")
+    per = judge.get("attributes")
+    if not isinstance(per, dict):
+        return [Heading(2, "The judge"), Paragraph(head + ".")]
+    rows = [[name, _pct(v.get("accuracy")), _pct(v.get("balanced_accuracy")), _pct(v.get("positive_rate"))]
+            for name, v in per.items()]
+    return [Heading(2, "The judge"),
+            Paragraph(head + " (mean over attributes). Balanced accuracy: the mean of its accuracies on the images "
+                      "with and without the attribute (0.5 for a constant guess); an attack sweep uses an attribute "
+                      "only where it reaches the sweep's `min_judge_accuracy`."),
+            Table(["attribute", "accuracy", "balanced accuracy", "share with the attribute"], rows)]
+
+
 def seeds_png(results: pd.DataFrame, summary: pd.DataFrame, keys: list[str], study: Any, path: Path) -> Path:
     """Per group (model, attack, other grid values): each seed's figure as a dot, the mean over seeds
     and its 95% interval including training as a bar, and the reference's mean as a black tick."""
@@ -193,7 +241,8 @@ def rows_at(frame: pd.DataFrame, where: dict[str, Any]) -> pd.DataFrame:
 
 def write_study_report(out: Path, name: str, results: pd.DataFrame, summary: pd.DataFrame, diffs: pd.DataFrame,
                        effects: pd.DataFrame, keys: list[str], study: Any, n_jobs: int, n_done: int,
-                       baseline: dict[str, Any] | None = None) -> dict[str, Path]:
+                       baseline: dict[str, Any] | None = None, judges: list[dict[str, Any]] | None = None,
+                       notes: list[tuple[str, str, str]] | None = None) -> dict[str, Path]:
     """``report.md``, ``report.html`` and ``figures/seeds.png`` of the study in ``out`` (paths returned).
 
     ``baseline`` (the first attack and the first value of every grid axis): the findings state the
@@ -210,6 +259,7 @@ def write_study_report(out: Path, name: str, results: pd.DataFrame, summary: pd.
     if seeds < 2:
         warnings.append("some groups have a single training seed: their intervals cover the sampling of test "
                         "images only, not training")
+    warnings += sweep_warnings(notes or [])
     if warnings:
         doc.add(Quote("**Read with care:**", warnings))
     headline = rows_at(diffs, baseline) if baseline and not diffs.empty else diffs
@@ -231,6 +281,14 @@ def write_study_report(out: Path, name: str, results: pd.DataFrame, summary: pd.
                           f"with its bootstrap interval. vs reference: whether it moves the figure towards the "
                           f"{ref}'s mean (the interval excludes 0), away from it, or makes no clear move."),
                 _effects_table(effects))
+    dist = _distance_table(results, keys)
+    if dist is not None:
+        doc.add(Heading(2, "Without labels: how close the adversarial reconstruction comes to the target"),
+                Paragraph("Means over the attacked examples and the seeds. L2: ||recon(x_adv) - x_t||; MS-SSIM "
+                          "(1 = identical) between the target and the adversarial reconstruction, beside the same for "
+                          "the source's clean reconstruction (no attack)."), dist)
+    for judge in judges or []:
+        doc.add(*_judge_section(judge))
     pairs = diffs[diffs["model_b"] != "(the reference's ordering)"] if not diffs.empty else diffs
     if not pairs.empty:
         doc.add(Heading(2, "Paired differences between models"), Table(

@@ -56,6 +56,27 @@ def results_of(summary: AttackSummary | Mapping[str, Any]) -> Mapping[str, Any]:
     return res
 
 
+def class_labels(summary: AttackSummary | Mapping[str, Any]) -> list[str]:
+    """One label per class of a summary's matrices: the dataset's class names where it has them
+    (``T-shirt/top`` ... for Fashion-MNIST), "not A" / "A" for a sweep over attribute A
+    (CelebA), the class numbers otherwise (MNIST's digits, a bare ``results`` mapping, an
+    unknown dataset)."""
+    from vaerobust.data import DATASETS
+
+    classes = list(results_of(summary)["classes"])
+    full = isinstance(summary, AttackSummary) or (isinstance(summary, Mapping) and "results" in summary)
+    data = (summary.data if isinstance(summary, AttackSummary) else summary.get("data")) if full else None
+    sweep = (summary.sweep if isinstance(summary, AttackSummary) else summary.get("sweep")) if full else None
+    attribute = sweep.get("attribute") if isinstance(sweep, Mapping) else None
+    if isinstance(attribute, str) and classes == [0, 1]:  # CelebA: the attribute's two values
+        return [f"not {attribute}", attribute]
+    name = data.get("name") if isinstance(data, Mapping) else None
+    names = DATASETS.get(name).class_names if isinstance(name, str) and name in DATASETS else None
+    if names is None or any(not (isinstance(c, int) and 0 <= c < len(names)) for c in classes):
+        return [str(c) for c in classes]
+    return [names[c] for c in classes]
+
+
 def is_missing(x: Any) -> bool:
     """True for None and NaN (how the summaries mark an empty cell)."""
     return x is None or (isinstance(x, float) and math.isnan(x))
@@ -147,15 +168,15 @@ def pair_cells(summary: Mapping[str, Any], decimals: int = 2) -> list[list[str]]
     return cells
 
 
-def _pair_header(res: Mapping[str, Any]) -> list[str]:
-    return ["source \\ target"] + [str(c) for c in res["classes"]]
+def _pair_header(labels: Sequence[str]) -> list[str]:
+    return ["source \\ target"] + list(labels)
 
 
 def pair_table(summary: Any, decimals: int = 2) -> Table:
-    """The thesis-layout table (rows = source, columns = target)."""
-    res = results_of(summary)
-    rows = [[str(c)] + r for c, r in zip(res["classes"], pair_cells(res, decimals))]
-    return Table(_pair_header(res), rows, "c" * (len(res["classes"]) + 1))
+    """The thesis-layout table (rows = source, columns = target), classes named by :func:`class_labels`."""
+    res, labels = results_of(summary), class_labels(summary)
+    rows = [[c] + r for c, r in zip(labels, pair_cells(res, decimals))]
+    return Table(_pair_header(labels), rows, "c" * (len(labels) + 1))
 
 
 def pair_table_markdown(summary: Any, decimals: int = 2) -> str:
@@ -165,9 +186,9 @@ def pair_table_markdown(summary: Any, decimals: int = 2) -> str:
 
 def pair_table_latex(summary: Mapping[str, Any], decimals: int = 2) -> str:
     """The thesis-layout table as a LaTeX tabular: one line of data per source class."""
-    res = results_of(summary)
-    rows = [[str(c)] + r for c, r in zip(res["classes"], pair_cells(res, decimals))]
-    return latex_tabular(_pair_header(res), rows, "c" * (len(res["classes"]) + 1))
+    res, labels = results_of(summary), class_labels(summary)
+    rows = [[c] + r for c, r in zip(labels, pair_cells(res, decimals))]
+    return latex_tabular(_pair_header(labels), rows, "c" * (len(labels) + 1))
 
 
 # --------------------------------------------------------------------------- source marginals
@@ -205,10 +226,9 @@ def marginal_table(summary: Any, model: str | None = None, decimals: int = 2, st
 
     The mean column is the mean over pairs (for the reference: its reported mean).
     """
-    res = results_of(summary)
-    header = ["source"] + [str(c) for c in res["classes"]] + ["mean"]
+    header = ["source"] + class_labels(summary) + ["mean"]
     rows = [[r["label"]] + [fmt_ref_pct(v, decimals) for v in r["values"]] + [fmt_ref_pct(r["mean"], decimals)]
-            for r in marginal_rows(res, model, study)]
+            for r in marginal_rows(results_of(summary), model, study)]
     return Table(header, rows)
 
 
