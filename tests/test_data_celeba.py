@@ -282,11 +282,15 @@ def expect_error(cache: Path, fragments: tuple[str, ...], root: Path | None, spl
 
 
 def test_crop_larger_than_the_images(folder: Path, cache: Path) -> None:
-    expect_error(cache, ("data.crop = 148", "44x54", "at most 44"), folder, crop=None)
+    expect_error(cache, ("data.crop = 148", "44x54", "at most 44"), folder, crop=148)  # an explicit crop is kept
     expect_error(cache, ("data.crop = 45",), folder, crop=45)
     assert len(load(folder, crop=44)[0]) == 16  # the full width is allowed
-    with pytest.raises(DataError, match="data.crop = 148"):
-        load_dataset(DataConfig(name="celeba", image_size=64, root=str(folder)), "train")
+    # the default (null): 148, or the largest centred square of smaller images
+    data = cb.load_celeba_data(folder, crop=None, progress=False)
+    assert data.manifest["crop"] == 44
+    assert np.array_equal(data.images, cb.load_celeba_data(folder, crop=44, progress=False).images)
+    x, _ = load_dataset(DataConfig(name="celeba", image_size=64, root=str(folder)), "train")
+    assert len(x) == 16
 
 
 def test_crop_and_size_below_one(folder: Path, cache: Path) -> None:

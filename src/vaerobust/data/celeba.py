@@ -10,7 +10,8 @@ No copy of CelebA reaches vaerobust's machines, so there is no download chain: t
 
 Attributes are mapped to 0/1 (-1 -> 0). Preprocessing (settings): a centred square crop of
 ``data.crop`` pixels (default :data:`DEFAULT_CROP` = 148, the usual choice of beta-VAE
-reimplementations on the 178x218 aligned images) resized to ``data.image_size`` (64) with
+reimplementations on the 178x218 aligned images; images smaller than that are cropped to their
+largest centred square) resized to ``data.image_size`` (64) with
 PIL's antialiased bilinear filter. The result is built once into a uint8 ``.npy`` file
 [N, S, S, 3] under the cache folder (with a progress bar; written chunk by chunk through a
 temporary file, so an interruption leaves nothing) and read back as a read-only memory map:
@@ -222,6 +223,19 @@ class CelebAData:
     manifest: dict[str, Any]
 
 
+def default_crop(folder: CelebAFolder, first: str) -> int:
+    """``data.crop: null``: :data:`DEFAULT_CROP` (148), or the largest centred square of smaller
+    images (a folder of small test images in CelebA's layout); an explicit crop is never changed."""
+    reader = ImageReader(folder.images)
+    try:
+        if reader.missing([first]):
+            return DEFAULT_CROP  # the build names the missing images
+        w, h = reader.open(first).size
+    finally:
+        reader.close()
+    return min(DEFAULT_CROP, w, h)
+
+
 def cache_key(folder: CelebAFolder, crop: int, size: int, attr_sha: str, part_sha: str) -> str:
     key = json.dumps({"v": CACHE_VERSION, "attr": attr_sha, "partition": part_sha, "crop": crop, "size": size,
                       "images": str(folder.images.resolve())}, sort_keys=True)
@@ -234,12 +248,12 @@ def load_celeba_data(root: str | os.PathLike[str] | None, crop: int | None = Non
 
     ``need``: a split ("train", "valid", "test") that must have images, checked before the cache is built.
     """
-    crop = DEFAULT_CROP if crop is None else int(crop)
     folder = locate(root)
     names, files, values = read_attributes(folder.attr_file)
     split = read_partition(folder.partition_file, files)
     if need is not None and not np.any(split == SPLIT_CODES[need]):
         raise DataError(f"{folder.partition_file} assigns no image to the {need} split (code {SPLIT_CODES[need]})")
+    crop = default_crop(folder, files[0]) if crop is None else int(crop)
     attr_sha, part_sha = sha256_file(folder.attr_file), sha256_file(folder.partition_file)
     where = (cache or cache_dir() / "celeba") / cache_key(folder, crop, size, attr_sha, part_sha)
     npy, manifest_path = where / "images.npy", where / "manifest.json"
