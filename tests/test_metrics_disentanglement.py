@@ -306,3 +306,28 @@ def test_active_dims_hand_made() -> None:
     assert active_dims(kl, threshold=0.005)["active"] == 3
     with pytest.raises(ValueError, match=r"\[n, d\]"):
         active_dims(np.ones(4))
+
+
+def test_dci_default_is_the_reference_predictor() -> None:
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    from vaerobust.metrics.disentanglement.dci import DCI_PREDICTORS, default_dci_classifier
+
+    ref = default_dci_classifier(3)
+    assert isinstance(ref, GradientBoostingClassifier)
+    assert ref.get_params() == GradientBoostingClassifier(random_state=3).get_params()  # sklearn's defaults: 100 x 0.1
+    assert DCI_PREDICTORS["reference"] is default_dci_classifier
+
+
+def test_fast_predictor_scores_like_the_reference(grid: GridSampler) -> None:
+    fast = dci(identity, grid, 0, predictor="fast", **SMALL["dci"])
+    assert fast["disentanglement"] > 0.9 and fast["completeness"] > 0.9 and fast["informativeness_test"] > 0.95
+    noise = Noise(d=4)
+    mixed = lambda x: np.concatenate([identity(x) + 0.5 * noise(x)[:, : identity(x).shape[1]], noise(x)], axis=1)
+    ref_m = dci(mixed, grid, 1, num_train=3000, num_test=1500)
+    fast_m = dci(mixed, grid, 1, predictor="fast", num_train=3000, num_test=1500)
+    assert 0.3 < ref_m["disentanglement"] < 0.95  # a code where the predictor matters
+    assert abs(ref_m["disentanglement"] - fast_m["disentanglement"]) < 0.03
+    assert abs(ref_m["completeness"] - fast_m["completeness"]) < 0.03
+    with pytest.raises(ValueError, match="dci predictor 'quick'"):
+        dci(identity, grid, 0, predictor="quick", **SMALL["dci"])

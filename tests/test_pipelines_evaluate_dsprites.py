@@ -69,6 +69,23 @@ def test_all_five_factor_metrics_are_finite_and_in_range(dsprites_run: tuple[Pat
     drawn = (200 + 100) * 2 * 6 + (200 + (200 + 100) * 6) + 200 + 2 * (200 + 100)  # beta, factor, mig, dci + sap
     assert out["factor_metrics"]["grid_images_encoded"] == vae.seen - 50 <= drawn
     assert m["active_dims"]["active"] == 3 and out["n"] == 50
+    assert out["factor_metrics"]["dci_predictor"] == "custom"
+
+
+def test_the_dci_predictor_is_chosen_and_recorded(dsprites_run: tuple[Path, CentroidVAE]) -> None:
+    from vaerobust.config import StudyConfig
+    from vaerobust.errors import ConfigError
+
+    run, _ = dsprites_run
+    out = json.loads(dis.evaluate_run(run, "dci", device="cpu", sizes=SIZES, options=dis.dci_options("fast")).read_text())
+    assert out["factor_metrics"]["dci_predictor"] == "fast" and 0 <= out["metrics"]["dci"]["disentanglement"] <= 1
+    assert dis.dci_options("reference") is None and dis.dci_options(None) is None
+    with pytest.raises(ConfigError, match="dci predictor 'quick'"):
+        dis.dci_options("quick")
+    with pytest.raises(ConfigError, match="evaluate"):
+        StudyConfig(evaluate={"metrics": "all", "num_trian": 5})
+    with pytest.raises(ConfigError, match="dci_predictor reference or fast"):
+        StudyConfig(evaluate={"metrics": "all", "dci_predictor": "quick"})
 
 
 def test_grid_codes_cache_each_image_once() -> None:

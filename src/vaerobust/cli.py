@@ -169,6 +169,8 @@ def evaluate(
     num_test: Optional[int] = typer.Option(None, help="Factor metrics' held-out points (default: each metric's, 5,000)."),
     seed: int = typer.Option(0, help="Seed of the factor metrics' sampling."),
     device: str = typer.Option("auto", help=DEVICE_HELP),
+    dci_predictor: str = typer.Option("reference", help="DCI's predictor: reference (disentanglement_lib's gradient "
+                                                        "boosting) or fast (histogram boosting)."),
 ) -> None:
     """Measure disentanglement on a run; writes RUN/metrics/disentanglement.json.
 
@@ -180,7 +182,8 @@ def evaluate(
 
     from vaerobust.pipelines import evaluate as pipeline
 
-    res = pipeline.run(run, metrics, num_train=num_train, num_test=num_test, seed=seed, device=device)
+    res = pipeline.run(run, metrics, num_train=num_train, num_test=num_test, seed=seed, device=device,
+                       dci_predictor=dci_predictor)
     for name, value in res["metrics"].items():
         typer.echo(f"{name}: {json.dumps(value)}")
     for name, why in res["not_applicable"].items():

@@ -351,7 +351,8 @@ class StudyConfig(Checked):
     attacks: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: what each job of ``vaerobust study`` runs, in order
     steps: tuple[str, ...] = setting(("train", "evaluate", "attack"), choices=("train", "evaluate", "attack"))
-    #: ``evaluate`` step: metric names and the factor metrics' sizes (null: each metric's default)
+    #: ``evaluate`` step: metric names, the factor metrics' sizes (null: each metric's default) and
+    #: optionally ``dci_predictor: reference | fast``
     evaluate: dict[str, Any] = field(default_factory=lambda: {"metrics": "all", "num_train": None, "num_test": None})
 
     def check(self) -> None:
@@ -367,6 +368,11 @@ class StudyConfig(Checked):
                           f"only: {{KEY: VALUE}}, the jobs it runs on); attacks.{name} is {ov!r}")
         if "train" not in self.steps and self.steps:
             self.fail("steps", "a list that starts with train (evaluate and attack need the trained model)")
+        unknown = sorted(set(self.evaluate) - {"metrics", "num_train", "num_test", "dci_predictor"})
+        if unknown:
+            self.fail("evaluate", f"keys among metrics, num_train, num_test, dci_predictor; got {unknown[0]!r}")
+        if self.evaluate.get("dci_predictor", "reference") not in ("reference", "fast"):
+            self.fail("evaluate", f"dci_predictor reference or fast, got {self.evaluate.get('dci_predictor')!r}")
 
     def run_config(self, model: str) -> RunConfig:
         """The resolved RunConfig of one of the study's models."""

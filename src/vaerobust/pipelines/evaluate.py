@@ -111,7 +111,8 @@ def evaluate_run(
             raise NothingToMeasure(f"factor metrics at sizes {dict(sizes)}: {e}; use larger --num-train / --num-test") \
                 from None
         result["factor_metrics"] = {"seed": seed, "sizes": dict(sizes or {}), "grid_images_encoded": codes.n_encoded,
-                                    "code": "Posterior.mode(): Gaussian means and argmax one-hots"}
+                                    "code": "Posterior.mode(): Gaussian means and argmax one-hots",
+                                    "dci_predictor": _dci_predictor_name(options)}
         names = [n for n in names if n not in factor_names]
     if any(n in CODE_METRICS for n in names):
         x, y = load_dataset(data_cfg, split)
@@ -143,8 +144,25 @@ def evaluate_run(
     return out
 
 
+def _dci_predictor_name(options: Mapping[str, Mapping[str, Any]] | None) -> str:
+    """Which DCI predictor the options pick: reference, fast, or custom (a ``make_classifier``)."""
+    dci = dict((options or {}).get("dci") or {})
+    return "custom" if dci.get("make_classifier") is not None else str(dci.get("predictor", "reference"))
+
+
+def dci_options(predictor: str | None) -> dict[str, dict[str, Any]] | None:
+    """The metric options of ``--dci-predictor`` (None: the reference predictor); an unknown name is one line."""
+    from vaerobust.metrics.disentanglement.dci import DCI_PREDICTORS
+
+    if predictor in (None, "reference"):
+        return None
+    if predictor not in DCI_PREDICTORS:
+        raise ConfigError(f"dci predictor {predictor!r}: expected one of {', '.join(DCI_PREDICTORS)}")
+    return {"dci": {"predictor": predictor}}
+
+
 def run(run_dir: Path, metrics: str = "all", num_train: int | None = None, num_test: int | None = None,
-        seed: int = 0, device: str = "auto") -> dict:
+        seed: int = 0, device: str = "auto", dci_predictor: str = "reference") -> dict:
     """The ``vaerobust evaluate`` command: returns what was written to ``metrics/disentanglement.json``."""
     for name, v in (("--num-train", num_train), ("--num-test", num_test)):
         if v is not None and v < 1:
@@ -152,8 +170,9 @@ def run(run_dir: Path, metrics: str = "all", num_train: int | None = None, num_t
     if seed < 0:
         raise ConfigError(f"--seed {seed}: expected an integer >= 0")
     sizes = {k: v for k, v in (("num_train", num_train), ("num_test", num_test)) if v is not None}
-    path = evaluate_run(run_dir, metrics, device=device, seed=seed, sizes=sizes or None)
+    path = evaluate_run(run_dir, metrics, device=device, seed=seed, sizes=sizes or None,
+                        options=dci_options(dci_predictor))
     return {"path": path, **files.read_json(path)}
 
 
-__all__ = ["GridCodes", "encode_all", "evaluate_run", "grid_metrics", "known_metrics", "parse_metrics", "run"]
+__all__ = ["GridCodes", "dci_options", "encode_all", "evaluate_run", "grid_metrics", "known_metrics", "parse_metrics", "run"]

@@ -111,7 +111,10 @@ def _model_job(folder: Path, spec: dict[str, Any]) -> None:
         sizes = {k: ev[k] for k in ("num_train", "num_test") if ev.get(k) is not None}
         path = model_dir / "metrics" / "disentanglement.json"
         if not path.is_file():
-            evaluate_run(model_dir, ev.get("metrics", "all"), device=_device(spec), sizes=sizes or None)
+            from vaerobust.pipelines.evaluate import dci_options
+
+            evaluate_run(model_dir, ev.get("metrics", "all"), device=_device(spec), sizes=sizes or None,
+                         options=dci_options(ev.get("dci_predictor")))
         codes = files.read_json(path)
         timings["evaluate"] = time.perf_counter() - t
     robustness: dict[str, Any] = {}

@@ -31,8 +31,10 @@ METRIC_NOTES = {
     "mig": "MIG (Chen et al. 2018, arXiv 1802.04942): mean over factors of the gap between the two largest mutual "
            "informations with a code dimension, over the factor's entropy.",
     "dci": "DCI (Eastwood & Williams 2018): disentanglement, completeness and informativeness (test accuracy) "
-           "from the importance matrix of gradient-boosted trees; figures as in the disentanglement_lib reference "
-           "studies (Locatello et al. 2019, arXiv 1811.12359).",
+           "from the importance matrix of gradient-boosted trees: by default the predictor of the disentanglement_lib "
+           "reference studies (Locatello et al. 2019, arXiv 1811.12359: scikit-learn's GradientBoostingClassifier "
+           "with its defaults); `--dci-predictor fast` (histogram boosting) where a run's "
+           "metrics/disentanglement.json says `dci_predictor: fast`.",
     "sap": "SAP (Kumar et al. 2018, arXiv 1711.00848): mean gap between the two most predictive dimensions per factor.",
 }
 
