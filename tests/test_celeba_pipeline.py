@@ -167,6 +167,9 @@ def test_celeba_sootla_end_to_end_on_the_fixture(celeba: Path, tmp_path: Path, m
     report = (out / "report.md").read_text()
     assert "## The judge" in report and "| Wearing_Hat |" in report
     assert "MS-SSIM to target" in report
+    assert "| source \\ target | not Smiling | Smiling |" in report  # pooled pair tables, named values
+    pics = sorted(p.name for p in (out / "figures" / "examples").glob("*.png"))
+    assert "entangled__Smiling.png" in pics and f"figures/examples/{pics[0]}" in report
     judge_rec = json.loads(next((out / "judges").glob("*/result.json")).read_text())
     assert len(judge_rec["attributes"]) == 40
 

@@ -289,3 +289,17 @@ def test_the_ray_backend_refuses_jobs_larger_than_the_cluster(tmp_path: Path) ->
     import ray
 
     assert not ray.is_initialized()
+
+
+def test_judge_ids_survive_settings_added_later() -> None:
+    """The published sootla2018-seeds study's judge keeps its id (docs/results/sootla2018-seeds/judges/)
+    although judge settings were added since (data.crop, classifier.optimizer) at their neutral values."""
+    import dataclasses
+
+    from vaerobust.config import load_study
+
+    judge = load_study("sootla2018").judge
+    assert study.judge_id(judge) == "judge-2e776ac4ec"
+    assert (Path(__file__).parents[1] / "docs/results/sootla2018-seeds/judges/judge-2e776ac4ec/result.json").is_file()
+    adam = dataclasses.replace(judge, classifier=dataclasses.replace(judge.classifier, optimizer="adam"))
+    assert study.judge_id(adam) != study.judge_id(judge)  # a setting away from its neutral value is part of the id

@@ -48,7 +48,7 @@ from vaerobust.metrics.bootstrap import Outcomes, hierarchical_interval, paired_
 from vaerobust.pipelines.attack import check_sweep_fits_data
 from vaerobust.pipelines.job import ERROR, JOB, RESULT, run_job
 from vaerobust.progress import progress_bar
-from vaerobust.report.study_page import is_missing, rows_at, write_study_report
+from vaerobust.report.study_page import is_missing, pooled_pair_tables, rows_at, write_study_report
 from vaerobust.rundir import ensure_same_settings, folder_lock, read_config, read_saved
 
 RUN_SECTIONS = ("data", "model", "objective", "train")
@@ -136,6 +136,23 @@ def _applies(name: str, only: Any, model: str, run: Any) -> bool:
     return True
 
 
+#: Judge settings added after studies were first published, at the value that reproduces the
+#: earlier behaviour: left out of the judge's id there, so a study folder made before they existed
+#: keeps its judge's id (and its finished judge) after an upgrade.
+ID_NEUTRAL_DEFAULTS: dict[str, Any] = {"data.crop": None, "classifier.optimizer": "sgd"}
+
+
+def judge_id(judge: Any) -> str:
+    """The stable id of a judge job: a hash of its settings (:data:`ID_NEUTRAL_DEFAULTS` left out)."""
+    settings = to_dict(judge)
+    for key, neutral in ID_NEUTRAL_DEFAULTS.items():
+        section, name = key.split(".")
+        part = settings.get(section)
+        if isinstance(part, dict) and name in part and part[name] == neutral:
+            part.pop(name)
+    return "judge-" + hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]
+
+
 def expand(cfg: StudyConfig, device: str = "auto") -> tuple[list[Job], list[Job]]:
     """The study's judge jobs and model jobs (module docstring). Every setting is checked here."""
     if not cfg.models:
@@ -154,7 +171,7 @@ def expand(cfg: StudyConfig, device: str = "auto") -> tuple[list[Job], list[Job]
                 judge = apply_overrides(cfg.judge, parts["judge"])
             except ConfigError as e:
                 raise ConfigError(f"{job_id(model, point)}: {e}") from None
-            jid = "judge-" + hashlib.sha256(json.dumps(to_dict(judge), sort_keys=True).encode()).hexdigest()[:10]
+            jid = judge_id(judge)
             judges.setdefault(jid, Job(jid, "judge", f"judges/{jid}", {
                 "id": jid, "kind": "judge", "study": cfg.name, "judge": to_dict(judge), "device": device},
                 {"id": jid, "kind": "judge", "judge": judge}))
@@ -620,7 +637,8 @@ def effects(df: pd.DataFrame, cfg: StudyConfig, seeds: Sequence[str], out: Path,
 
 
 RECORD_PATTERNS = ("study.yaml", "judges/*/job.json", "judges/*/result.json", "judges/*/error.json", "jobs/*/job.json",
-                   "jobs/*/result.json", "jobs/*/error.json", "jobs/*/outcomes-*.csv.gz", "tables/*.csv")
+                   "jobs/*/result.json", "jobs/*/error.json", "jobs/*/outcomes-*.csv.gz", "tables/*.csv",
+                   "figures/examples/*.png")
 
 
 def export(out: str | Path, dest: str | Path) -> list[Path]:
@@ -636,6 +654,24 @@ def export(out: str | Path, dest: str | Path) -> list[Path]:
             for src in sorted(out.glob(pattern)):
                 written.append(files.write_bytes(dest / src.relative_to(out), src.read_bytes()))
     return written
+
+
+def draw_examples(out: Path, recs: Sequence[dict[str, Any]], attacks: Sequence[str]) -> list[Path]:
+    """``figures/examples/<model>__<attack>.png``: the attack's pictures (source, target, adversarial
+    input, reconstructions) from the first job of each model whose sweep kept its ``samples.npz``
+    (a study's own folder; an exported one keeps the pictures drawn before)."""
+    from vaerobust.report import figures
+
+    drawn, seen = [], set()
+    for r in recs:
+        for name in attacks:
+            npz = out / "jobs" / r["id"] / "model" / "attacks" / name / "samples.npz"
+            if (r["model"], name) in seen or not npz.is_file():
+                continue
+            seen.add((r["model"], name))
+            drawn.append(figures.adversarial_examples_png(npz, out / "figures" / "examples" / f"{r['model']}__{name}.png",
+                                                          f"{r['model']} ({r['id']}), attack {name}"))
+    return drawn
 
 
 def collect(out: str | Path) -> dict[str, Path]:
@@ -682,9 +718,14 @@ def collect(out: str | Path) -> dict[str, Path]:
                   if isinstance(j, dict) and j.get("kind") == "judge"]
         notes = [(r["model"], name, w) for r in recs for name, rob in r["robustness"].items()
                  for w in rob.get("warnings") or []]
+        names = [_slug(n) for n in (cfg.attacks or {cfg.attack.name: {}})]
+        small = [n for n in names if all(len(r["robustness"].get(n, {}).get("classes", [])) <= 2 for r in recs)]
+        shown = list(dict.fromkeys(names[:1] + small))  # the baseline attack, and every small (2 x 2) one
+        draw_examples(out, recs, shown)
+        pair_tables = pooled_pair_tables(recs, shown)
         paths.update(write_study_report(out, cfg.name, df, summ, diffs, effs, seedless, study,
                                         n_jobs=len(model_jobs), n_done=len(recs), baseline=baseline, judges=judges,
-                                        notes=notes))
+                                        notes=notes, pair_tables=pair_tables))
     return paths
 
 

@@ -180,6 +180,42 @@ def _distance_table(results: pd.DataFrame, keys: list[str]) -> Table | None:
     return Table([*group, "seeds", *[c[1] for c in cols]], rows)
 
 
+def pooled_pair_tables(recs: list[dict[str, Any]], attacks: list[str]) -> list[tuple[str, str, Table]]:
+    """(model, attack, table) per model and attack: the thesis's pair layout (rows source, columns
+    target; "AS ignore-target% (AS target%)") pooled over the seeds (hits over kept sources, summed
+    over the jobs), the classes named as the data names them."""
+    pooled: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in recs:
+        for name in attacks:
+            rob = (r.get("robustness") or {}).get(name)
+            if not rob or "n_kept" not in rob:
+                continue
+            key = (r["model"], name)
+            p = pooled.setdefault(key, {"classes": rob["classes"], "kept": 0, "ign": 0, "tgt": 0, "seeds": 0,
+                                        "data": ((r.get("settings") or {}).get("run") or {}).get("data", {}),
+                                        "sweep": (((r.get("settings") or {}).get("attacks") or {}).get(name) or {})
+                                        .get("sweep", {})})
+            p["kept"] = p["kept"] + np.asarray(rob["n_kept"], dtype=float)
+            p["ign"] = p["ign"] + np.asarray(rob["hits_ignore"], dtype=float)
+            p["tgt"] = p["tgt"] + np.asarray(rob["hits_target"], dtype=float)
+            p["seeds"] += 1
+    out = []
+    for (model, name), p in sorted(pooled.items()):
+        k = len(p["classes"])
+        labels = tables.class_labels({"results": {"classes": p["classes"], "ignore": {}, "target": {}},
+                                      "data": p["data"], "sweep": p["sweep"]})
+        rows = []
+        for i in range(k):
+            cells = [labels[i]]
+            for j in range(k):
+                kept = p["kept"][i][j]
+                cells.append(tables.DASH if i == j else tables.NA if kept == 0 else
+                             f"{100 * p['ign'][i][j] / kept:.1f}% ({100 * p['tgt'][i][j] / kept:.1f}%)")
+            rows.append(cells)
+        out.append((model, name, Table(["source \\ target", *labels], rows, "c" * (k + 1))))
+    return out
+
+
 def _judge_section(judge: dict[str, Any]) -> list[Any]:
     """The judge: its accuracy on clean test images; a multi-label judge's figures per attribute."""
     clf = (judge.get("judge") or {}).get("classifier") or {}
@@ -242,7 +278,8 @@ def rows_at(frame: pd.DataFrame, where: dict[str, Any]) -> pd.DataFrame:
 def write_study_report(out: Path, name: str, results: pd.DataFrame, summary: pd.DataFrame, diffs: pd.DataFrame,
                        effects: pd.DataFrame, keys: list[str], study: Any, n_jobs: int, n_done: int,
                        baseline: dict[str, Any] | None = None, judges: list[dict[str, Any]] | None = None,
-                       notes: list[tuple[str, str, str]] | None = None) -> dict[str, Path]:
+                       notes: list[tuple[str, str, str]] | None = None,
+                       pair_tables: list[tuple[str, str, Table]] | None = None) -> dict[str, Path]:
     """``report.md``, ``report.html`` and ``figures/seeds.png`` of the study in ``out`` (paths returned).
 
     ``baseline`` (the first attack and the first value of every grid axis): the findings state the
@@ -289,6 +326,16 @@ def write_study_report(out: Path, name: str, results: pd.DataFrame, summary: pd.
                           "the source's clean reconstruction (no attack)."), dist)
     for judge in judges or []:
         doc.add(*_judge_section(judge))
+    if pair_tables:
+        doc.add(Heading(2, "Per pair, pooled over the seeds"),
+                Paragraph("Rows: source class; columns: target class; each cell AS ignore-target (AS target): the "
+                          "attacked sources of that pair over every seed, hits over kept sources."))
+        for model, name, t in pair_tables:
+            pics = sorted((out / "figures" / "examples").glob(f"{model}__{name}.png"))
+            doc.add(Heading(3, f"{model}, attack {name}"), t)
+            if pics:
+                doc.add(Images([(f"{model}, {name}: source, target, adversarial input, reconstructions",
+                                 str(pics[0].relative_to(out)))]))
     pairs = diffs[diffs["model_b"] != "(the reference's ordering)"] if not diffs.empty else diffs
     if not pairs.empty:
         doc.add(Heading(2, "Paired differences between models"), Table(
@@ -307,4 +354,4 @@ def write_study_report(out: Path, name: str, results: pd.DataFrame, summary: pd.
     return paths
 
 
-__all__ = ["difference_sentences", "effect_sentences", "is_missing", "rows_at", "seeds_png", "write_study_report"]
+__all__ = ["pooled_pair_tables", "difference_sentences", "effect_sentences", "is_missing", "rows_at", "seeds_png", "write_study_report"]
