@@ -660,7 +660,7 @@ def draw_examples(out: Path, recs: Sequence[dict[str, Any]], attacks: Sequence[s
     """``figures/examples/<model>__<attack>.png``: the attack's pictures (source, target, adversarial
     input, reconstructions) from the first job of each model whose sweep kept its ``samples.npz``
     (a study's own folder; an exported one keeps the pictures drawn before)."""
-    from vaerobust.report import figures
+    from vaerobust.report import figures, tables
 
     drawn, seen = [], set()
     for r in recs:
@@ -669,8 +669,15 @@ def draw_examples(out: Path, recs: Sequence[dict[str, Any]], attacks: Sequence[s
             if (r["model"], name) in seen or not npz.is_file():
                 continue
             seen.add((r["model"], name))
+            rob = r["robustness"].get(name, {})
+            settings = r.get("settings") or {}
+            labels = tables.class_labels({"results": {"classes": list(range(max(rob.get("classes", [0])) + 1)),
+                                                      "ignore": {}, "target": {}},
+                                          "data": (settings.get("run") or {}).get("data", {}),
+                                          "sweep": ((settings.get("attacks") or {}).get(name) or {}).get("sweep", {})})
             drawn.append(figures.adversarial_examples_png(npz, out / "figures" / "examples" / f"{r['model']}__{name}.png",
-                                                          f"{r['model']} ({r['id']}), attack {name}"))
+                                                          f"{r['model']} ({r['id']}), attack {name}",
+                                                          class_names=labels))
     return drawn
 
 

@@ -5,6 +5,7 @@ Every function writes PNG files and returns their paths; nothing is shown on scr
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -180,8 +181,12 @@ def heatmap_png(rate_matrix, path: Path, title: str, classes: list | None = None
     return save_png(fig, path)
 
 
+def _name(c: int, names: Sequence[str] | None) -> str:
+    return names[c] if names is not None and 0 <= c < len(names) else str(c)
+
+
 def adversarial_examples_png(samples_npz_path: Path, path: Path, title: str,
-                             examples_csv: Path | None = None) -> Path:
+                             examples_csv: Path | None = None, class_names: Sequence[str] | None = None) -> Path:
     """Attack examples from a sweep's ``samples.npz``: one row per source class, five columns.
 
     Columns: the source x_s, the target x_t, the adversarial input x_adv, the reconstruction
@@ -212,7 +217,8 @@ def adversarial_examples_png(samples_npz_path: Path, path: Path, title: str,
             if int(s) not in seen:  # the first sample of each source class
                 seen.add(int(s))
                 picks.append(i)
-                labels.append(f"{int(s)} \u2192 {int(t)}\njudged {int(a)}")
+                labels.append(f"{_name(int(s), class_names)} \u2192 {_name(int(t), class_names)}\n"
+                              f"judged {_name(int(a), class_names)}")
     cols = [("x_src", "source"), ("x_tgt", "target"), ("x_adv", "adversarial input"),
             ("recon_src", "recon. of source"), ("recon_adv", "recon. of adversarial")]
     n = max(1, len(picks))
