@@ -494,3 +494,16 @@ def test_lazy_container_uint8(folder: Path) -> None:
     assert raw.dtype == np.uint8 and raw.shape == (2, 64, 64, 3)
     assert torch.equal(torch.from_numpy(raw).permute(0, 3, 1, 2).float() / 255, x[[1, 0]])
     assert np.array_equal(x.uint8(slice(None)), raw[::-1])
+
+
+def test_attribute_names_must_be_celebas(tmp_path: Path, cache: Path) -> None:
+    """The judge reads CelebA's 40 attributes in their order: another header is one line."""
+    from celeba_fixture import get_line, set_line
+
+    root = make_celeba_folder(tmp_path / "renamed", n=20)
+    names = get_line(root / cb.ATTR_FILE, 2).split()
+    set_line(root / cb.ATTR_FILE, 2, " ".join(["Five_OClock_Shadow"] + names[1:]))
+    expect_error(cache, (cb.ATTR_FILE, "line 2", "attribute 1 is Five_OClock_Shadow", "5_o_Clock_Shadow there"), root)
+    swapped = names[:3] + [names[4], names[3]] + names[5:]
+    set_line(root / cb.ATTR_FILE, 2, " ".join(swapped))
+    expect_error(cache, ("attribute 4 is Bald", "Bags_Under_Eyes there"), root)

@@ -250,6 +250,12 @@ def load_celeba_data(root: str | os.PathLike[str] | None, crop: int | None = Non
     """
     folder = locate(root)
     names, files, values = read_attributes(folder.attr_file)
+    if names != ATTRIBUTES:  # the judge reads CelebA's 40 attributes, in the file's order
+        bad = next((i for i, (a, b) in enumerate(zip(names, ATTRIBUTES)) if a != b), min(len(names), len(ATTRIBUTES)))
+        got = names[bad] if bad < len(names) else "nothing"
+        want = ATTRIBUTES[bad] if bad < len(ATTRIBUTES) else "no further name"
+        raise DataError(f"{folder.attr_file} line 2: attribute {bad + 1} is {got}; expected CelebA's 40 attribute "
+                        f"names in their order ({want} there)")
     split = read_partition(folder.partition_file, files)
     if need is not None and not np.any(split == SPLIT_CODES[need]):
         raise DataError(f"{folder.partition_file} assigns no image to the {need} split (code {SPLIT_CODES[need]})")
