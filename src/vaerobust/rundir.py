@@ -318,6 +318,8 @@ class JudgeEval:
     steps: int | None = None
     #: a multi-label judge's figures per attribute: {name: {accuracy, balanced_accuracy, positive_rate}}
     attributes: dict[str, dict[str, float]] | None = None
+    #: a factor judge's test accuracy per factor: {name: {accuracy, chance}}
+    factors: dict[str, dict[str, float]] | None = None
 
 
 def read_judge_eval(folder: Path | str) -> JudgeEval:
@@ -327,8 +329,9 @@ def read_judge_eval(folder: Path | str) -> JudgeEval:
     if not isinstance(data, dict) or not isinstance(data.get("test_accuracy"), (int, float)):
         raise RunDirError(f"{path} is corrupt: expected the test_accuracy of a judge run")
     attrs = data.get("attributes")
+    facs = data.get("factors")
     return JudgeEval(float(data["test_accuracy"]), data.get("n_test"), data.get("steps"),
-                     attrs if isinstance(attrs, dict) else None)
+                     attrs if isinstance(attrs, dict) else None, facs if isinstance(facs, dict) else None)
 
 
 CURVE_POINT_KEYS = ("value", "n_attacked", "l2", "linf", "out_dist", "latent_dist", "dd_x", "dd_y", "dd_y_latent")

@@ -308,12 +308,17 @@ class SweepConfig(Checked):
     # ... used only if the judge reads it at this balanced accuracy (mean of the two values'
     # accuracies) on the clean test images or better; below it the sweep attacks nothing
     min_judge_accuracy: float = setting(0.75, ge=0, le=1)
+    # data with ground-truth factors (dSprites): the factor whose values are the classes (null:
+    # the data's own label, dSprites' shape), read by a factor judge (judge.classifier.arch = factors64)
+    factor: str | None = None
 
     def check(self) -> None:
         if self.classes is not None and not len(set(self.classes)) == len(self.classes) >= 2:
             self.fail("classes", "at least two distinct classes")
         if self.attribute is not None and self.classes is not None and tuple(self.classes) != (0, 1):
             self.fail("classes", "[0, 1] or null with sweep.attribute (an attribute's two values)")
+        if self.attribute is not None and self.factor is not None:
+            self.fail("factor", "null with sweep.attribute (pairs differ in an attribute or in a factor, not both)")
 
     def resolved(self, n_classes: int) -> SweepConfig:
         """These settings with ``classes`` made explicit (null: 0 .. n_classes - 1; with an

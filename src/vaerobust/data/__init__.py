@@ -44,6 +44,10 @@ class DatasetInfo:
     fixed_size: int | None = None
     class_names: tuple[str, ...] | None = None
     labels: str = "class"  # "class": labels [N] int64; "attributes": [N, classes] in {0, 1} (CelebA)
+    #: ground-truth factors (dSprites): their names and sizes; a factor judge reads them all
+    factor_names: tuple[str, ...] | None = None
+    factor_sizes: tuple[int, ...] | None = None
+    judge_split: str = "train"  # the split a judge learns from (dSprites: the grid without the test images)
 
 
 DATASETS: Registry[DatasetInfo] = Registry("dataset")
@@ -94,8 +98,10 @@ DATASETS.register("fashion_mnist")(DatasetInfo(_fashion_mnist, 10, {"train": 60_
 DATASETS.register("celeba")(DatasetInfo(_celeba, len(CELEBA_ATTRIBUTES), {"train": 162_770, "test": 19_962},
                                         channels=3, class_names=CELEBA_ATTRIBUTES, labels="attributes"))
 DATASETS.register("synthetic")(DatasetInfo(_synthetic, 10, {"train": 2000, "test": 500}))
-DATASETS.register("dsprites")(DatasetInfo(_dsprites, 3, {"train": 737_280, "test": 10_000}, fixed_size=64,
-                                          class_names=("square", "ellipse", "heart")))
+DATASETS.register("dsprites")(DatasetInfo(_dsprites, 3, {"train": 737_280, "test": 10_000, "judge": 727_280},
+                                          fixed_size=64, class_names=("square", "ellipse", "heart"),
+                                          factor_names=("shape", "scale", "orientation", "posX", "posY"),
+                                          factor_sizes=(3, 6, 40, 32, 32), judge_split="judge"))
 
 
 def dataset_info(cfg: DataConfig | str) -> DatasetInfo:

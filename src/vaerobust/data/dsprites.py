@@ -125,7 +125,7 @@ DSPRITES_DIR_ENV = "VAEROBUST_DSPRITES_DIR"
 TEST_SIZE = 10_000
 TEST_SEED = 0
 #: Splits that build the packed cache of the generated grid when it is missing (read at call time).
-CACHE_SPLITS: tuple[str, ...] = ("train",)
+CACHE_SPLITS: tuple[str, ...] = ("train", "judge")
 
 # --- rasteriser geometry (pixels); changing any of these changes RENDER_PARAMS and the cache key
 RADIUS = 12.0  # circumradius of every shape at scale 1
@@ -508,18 +508,23 @@ def _resolve_root(root: PathArg | None) -> PathArg | None:
 def load_dsprites(split: str = "train", root: PathArg | None = None, cache: PathArg | None = None) -> DSpritesImages:
     """The images of ``split`` as a lazy :class:`DSpritesImages` (see the module docstring).
 
-    ``split``: ``"train"`` (all images, in file / grid order) or ``"test"`` (a fixed seeded
-    random subset of :data:`TEST_SIZE`, inside train). ``root``: DeepMind's npz or its folder
-    (default ``$VAEROBUST_DSPRITES_DIR``); without one the grid is generated.
+    ``split``: ``"train"`` (all images, in file / grid order), ``"test"`` (a fixed seeded
+    random subset of :data:`TEST_SIZE`, inside train) or ``"judge"`` (train without the test
+    images, in order: what a judge of the factors learns from, so its test accuracy is held out).
+    ``root``: DeepMind's npz or its folder (default ``$VAEROBUST_DSPRITES_DIR``); without one the
+    grid is generated.
     """
-    if split not in ("train", "test"):
-        raise ConfigError(f"unknown dSprites split {split!r}: expected 'train' or 'test'")
+    if split not in ("train", "test", "judge"):
+        raise ConfigError(f"unknown dSprites split {split!r}: expected 'train', 'test' or 'judge'")
     src = _resolve_root(root)
     full = _from_npz(src, cache) if src is not None else _generated(cache, build=split in CACHE_SPLITS)
     if split == "train":
         return full
     n = min(TEST_SIZE, len(full))
-    return full.subset(np.random.default_rng(TEST_SEED).choice(len(full), size=n, replace=False))
+    test = np.random.default_rng(TEST_SEED).choice(len(full), size=n, replace=False)
+    if split == "judge":
+        return full.subset(np.setdiff1d(np.arange(len(full)), test))
+    return full.subset(test)
 
 
 def load_dsprites_grid(root: PathArg | None = None, cache: PathArg | None = None) -> DSpritesImages:

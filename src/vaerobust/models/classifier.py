@@ -79,6 +79,68 @@ class AttributeNet64(nn.Module):
                 "image_shape": list(self.image_shape)}
 
 
+@CLASSIFIERS.register("factors64")
+class FactorNet64(nn.Module):
+    """A judge of ground-truth factors (dSprites: shape 3, scale 6, orientation 40, x 32, y 32) on
+    1x64x64 images: the convolutional trunk of :class:`AttributeNet64` (one channel in), dense 256
+    with dropout, then one softmax head per factor, concatenated into logits [B, sum(factor_sizes)].
+    Read one factor through :class:`FactorView`."""
+
+    multihead = True
+
+    def __init__(self, n_classes: int | None = None, factor_sizes: tuple[int, ...] = (3, 6, 40, 32, 32),
+                 channels: int = 1, size: int = 64) -> None:
+        super().__init__()
+        self.factor_sizes = tuple(int(k) for k in factor_sizes)
+        if any(k < 1 for k in self.factor_sizes) or not self.factor_sizes:
+            raise ConfigError(f"factor sizes {list(factor_sizes)}: expected one size >= 1 per factor")
+        self.n_classes = sum(self.factor_sizes)
+        if n_classes is not None and n_classes != self.n_classes:
+            raise ConfigError(f"factors64: {n_classes} outputs, but the factor sizes {list(self.factor_sizes)} "
+                              f"sum to {self.n_classes}")
+        self.image_shape = (channels, size, size)
+        self.features = nn.Sequential(
+            nn.Conv2d(channels, 32, 4, 2, 1), nn.ReLU(),
+            nn.Conv2d(32, 64, 4, 2, 1), nn.ReLU(),
+            nn.Conv2d(64, 128, 4, 2, 1), nn.ReLU(),
+            nn.Conv2d(128, 128, 4, 2, 1), nn.ReLU(),
+            nn.Flatten(),
+        )
+        self.head = nn.Sequential(nn.Linear(128 * (size // 16) ** 2, 256), nn.ReLU(), nn.Dropout(),
+                                  nn.Linear(256, self.n_classes))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.features(x))
+
+    def split(self, logits: Tensor) -> list[Tensor]:
+        """The logits of each factor, [B, size_k] each."""
+        return list(torch.split(logits, list(self.factor_sizes), dim=1))
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": "classifier", "arch": "factors64", "classes": self.n_classes, "multihead": True,
+                "factor_sizes": list(self.factor_sizes), "image_shape": list(self.image_shape)}
+
+
+class FactorView(nn.Module):
+    """One factor of a :class:`FactorNet64` judge as a classifier of that factor's values: its
+    logits [B, size]. Every single-label tool then reads the factor."""
+
+    def __init__(self, judge: nn.Module, index: int, name: str = "") -> None:
+        super().__init__()
+        sizes = tuple(getattr(judge, "factor_sizes", ()))
+        if not 0 <= index < len(sizes):
+            raise ConfigError(f"factor index {index}: the judge reads {len(sizes)} factors")
+        self.judge = judge
+        self.index = index
+        self.name = name
+        self.n_classes = sizes[index]
+        self.start = sum(sizes[:index])
+        self.image_shape = getattr(judge, "image_shape", None)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.judge(x)[:, self.start : self.start + self.n_classes]
+
+
 class AttributeView(nn.Module):
     """One attribute of a multi-label judge as a two-class classifier: logits [B, 2] = (0, l),
     where l is the judge's logit of attribute ``index``, so the argmax is 1 exactly when the
@@ -107,11 +169,12 @@ def build_classifier(description: dict[str, Any]) -> nn.Module:
     classes = int(description.get("classes", 10))
     if classes < 2:
         raise ConfigError(f"classifier classes = {classes}: expected at least 2")
-    model = cls(n_classes=classes)
+    model = cls(n_classes=classes, factor_sizes=tuple(description["factor_sizes"])) if description.get("factor_sizes") \
+        else cls(n_classes=classes)
     shape = description.get("image_shape")
     if shape is not None and tuple(shape) != tuple(model.image_shape):
         raise ConfigError(f"classifier {arch!r} takes images {tuple(model.image_shape)}, model.json says {tuple(shape)}")
     return model
 
 
-__all__ = ["CLASSIFIERS", "AttributeNet64", "AttributeView", "LeNet32", "build_classifier"]
+__all__ = ["CLASSIFIERS", "AttributeNet64", "AttributeView", "FactorNet64", "FactorView", "LeNet32", "build_classifier"]

@@ -98,7 +98,8 @@ def attack_sweep(
     """Attack every kept (source, target) pair of the test split (module docstring); returns ``out``."""
     out, vae_dir, judge_dir = Path(out), Path(vae_dir), Path(judge_dir)
     data = data or run_config_of(vae_dir).data
-    sweep = sweep.resolved(dataset_info(data).classes)
+    check_sweep_fits_data(data, sweep)
+    sweep = sweep.resolved(sweep_classes(data, sweep))
     requested = {"attack": attack, "sweep": sweep, "data": data}
     saved = (out / "summary.json", out / "partial" / "settings.json")
     if already_done(out, saved, requested, "attack sweep"):
@@ -116,10 +117,27 @@ def attack_sweep(
     return out
 
 
+def sweep_classes(data: DataConfig, sweep: SweepConfig) -> int:
+    """How many classes the sweep's pairs are drawn over: the data's classes, an attribute's two
+    values, or the number of values of ``sweep.factor``."""
+    info = dataset_info(data)
+    if sweep.factor is not None and info.factor_names and sweep.factor in info.factor_names:
+        return int(info.factor_sizes[info.factor_names.index(sweep.factor)])  # type: ignore[index]
+    return 2 if sweep.attribute is not None else info.classes
+
+
 def check_sweep_fits_data(data: DataConfig, sweep: SweepConfig) -> str | None:
     """The sweep's attribute, checked against the data (None for data labelled by classes):
-    attributes data needs one of its attributes, class data none."""
+    attributes data needs one of its attributes, class data none; ``sweep.factor`` needs data
+    with ground-truth factors and one of their names."""
     info = dataset_info(data)
+    if sweep.factor is not None:
+        if not info.factor_names:
+            raise ConfigError(f"sweep.factor = {sweep.factor}: {data.name} has no ground-truth factors "
+                              "(datasets with factors: dsprites)")
+        if sweep.factor not in info.factor_names:
+            raise ConfigError(f"sweep.factor = {sweep.factor}: expected one of {data.name}'s factors "
+                              f"({', '.join(info.factor_names)})")
     if info.labels != "attributes":
         if sweep.attribute is not None:
             raise ConfigError(f"sweep.attribute = {sweep.attribute}: {data.name} is labelled by classes, not "
@@ -145,7 +163,7 @@ def attribute_judge(judge: Any, judge_dir: Path, data: DataConfig, sweep: SweepC
     from vaerobust.rundir import read_judge_eval
 
     if check_sweep_fits_data(data, sweep) is None:
-        return judge, None, None
+        return factor_judge(judge, judge_dir, data, sweep)
     names = list(dataset_info(data).class_names or ())
     if not getattr(judge, "multilabel", False):
         raise ConfigError(f"the judge at {judge_dir} reads one class per image; {data.name}'s attributes need a "
@@ -161,6 +179,33 @@ def attribute_judge(judge: Any, judge_dir: Path, data: DataConfig, sweep: SweepC
                f"below sweep.min_judge_accuracy = {sweep.min_judge_accuracy:g}: the attribute is not used for "
                "attack success")
     return AttributeView(judge, index, sweep.attribute), index, why
+
+
+def factor_judge(judge: Any, judge_dir: Path, data: DataConfig, sweep: SweepConfig) -> tuple[Any, int | None, str | None]:
+    """On data with ground-truth factors and a factor judge (``factors64``): the judge read through
+    ``sweep.factor`` (null: the first factor, dSprites' shape, the data's own label) with its
+    index into the factors and, if its held-out accuracy on that factor is below
+    ``sweep.min_judge_accuracy``, why the factor is not used. Otherwise the judge as it is."""
+    from vaerobust.models.classifier import FactorView
+    from vaerobust.rundir import read_judge_eval
+
+    info = dataset_info(data)
+    if not getattr(judge, "multihead", False):
+        if sweep.factor is not None:
+            raise ConfigError(f"sweep.factor = {sweep.factor}: the judge at {judge_dir} does not read factors "
+                              "(judge.classifier.arch = factors64)")
+        return judge, None, None
+    names = list(info.factor_names or ())
+    name = sweep.factor or names[0]
+    index = names.index(name)
+    acc = ((read_judge_eval(judge_dir).factors or {}).get(name) or {}).get("accuracy")
+    why = None
+    if not isinstance(acc, (int, float)):
+        why = f"the judge at {judge_dir} has no test figures for the factor {name} (eval.json)"
+    elif acc < sweep.min_judge_accuracy:
+        why = (f"the judge reads {name} at {acc:.1%} on held-out images, below sweep.min_judge_accuracy = "
+               f"{sweep.min_judge_accuracy:g}: the factor is not used for attack success")
+    return FactorView(judge, index, name), index, why
 
 
 class _Gathered:
@@ -184,8 +229,10 @@ def _sweep(vae: Any, judge: Any, vae_dir: Path, judge_dir: Path, out: Path, atta
 
     x, y = load_dataset(data, "test")
     data_hash = fingerprint(x, y)
-    if attr_index is not None:
+    if attr_index is not None and y.ndim == 2:
         y = y[:, attr_index]  # the attribute's value, 0 or 1, is each image's class
+    elif attr_index is not None:  # a factor's value is each image's class
+        y = torch.from_numpy(np.asarray(x.factors[:, attr_index], dtype=np.int64))
     t0 = time.perf_counter()
 
     pairs = make_pairs(y.numpy(), tuple(sweep.classes), sweep.per_pair, sweep.seed, sweep.pairs)
@@ -393,6 +440,6 @@ def run(vae_dir: Path, judge_dir: Path, out: Path | None = None, preset: str = "
     return out, read_summary(out)
 
 
-__all__ = ["RESULT_COLUMNS", "SAMPLE_KEYS", "SSIM_COLUMNS", "attack_sweep", "attribute_judge", "check_judge_fits", "check_sweep_fits_data",
-           "ms_ssim_rows", "resolve_attack", "run",
-           "run_config_of"]
+__all__ = ["RESULT_COLUMNS", "SAMPLE_KEYS", "SSIM_COLUMNS", "attack_sweep", "attribute_judge", "check_judge_fits",
+           "check_sweep_fits_data", "factor_judge", "ms_ssim_rows", "resolve_attack", "run", "run_config_of",
+           "sweep_classes"]

@@ -86,6 +86,7 @@ def _judge_job(folder: Path, spec: dict[str, Any]) -> None:
     files.write_json(folder / RESULT, {"id": spec["id"], "kind": "judge", "judge": spec["judge"],
                                        "test_accuracy": ev.test_accuracy, "n_test": ev.n_test, "steps": ev.steps,
                                        **({"attributes": ev.attributes} if ev.attributes else {}),
+                                       **({"factors": ev.factors} if ev.factors else {}),
                                        "seconds": time.perf_counter() - t0, "provenance": _provenance(spec)})
 
 

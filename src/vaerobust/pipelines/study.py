@@ -42,10 +42,9 @@ from vaerobust.config import (
     load_study,
     to_dict,
 )
-from vaerobust.data import dataset_info
 from vaerobust.errors import ConfigError, Interrupted, RunDirError
 from vaerobust.metrics.bootstrap import Outcomes, hierarchical_interval, paired_difference
-from vaerobust.pipelines.attack import check_sweep_fits_data
+from vaerobust.pipelines.attack import check_sweep_fits_data, sweep_classes
 from vaerobust.pipelines.job import ERROR, JOB, RESULT, run_job
 from vaerobust.progress import progress_bar
 from vaerobust.report.study_page import is_missing, pooled_pair_tables, rows_at, write_study_report
@@ -178,7 +177,6 @@ def expand(cfg: StudyConfig, device: str = "auto") -> tuple[list[Job], list[Job]
             if (run.data.name, run.data.image_size) != (judge.data.name, judge.data.image_size):
                 raise ConfigError(f"{job_id(model, point)}: the model trains on {run.data.name} but its judge on "
                                   f"{judge.data.name}; the attacks need a judge of the model's data")
-            n_classes = dataset_info(run.data).classes
             attacks: list[str] = []
             settings: dict[str, Any] = {"run": run}
             for name, ov in named.items():
@@ -190,11 +188,11 @@ def expand(cfg: StudyConfig, device: str = "auto") -> tuple[list[Job], list[Job]
                 except ConfigError as e:
                     raise ConfigError(f"attacks.{name}: {e}") from None
                 acfg.check_sweepable()
-                scfg = scfg.resolved(n_classes)
                 try:
                     check_sweep_fits_data(run.data, scfg)
                 except ConfigError as e:
                     raise ConfigError(f"attacks.{name}: {e}") from None
+                scfg = scfg.resolved(sweep_classes(run.data, scfg))
                 if not _applies(name, ov.get("only"), model, run):
                     continue
                 used.add(name)

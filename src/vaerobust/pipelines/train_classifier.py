@@ -54,6 +54,10 @@ def _train(cfg: JudgeConfig, out: Path, dev: torch.device, progress: bool) -> No
     c = cfg.classifier
     info = dataset_info(cfg.data)
     multilabel = bool(getattr(CLASSIFIERS.get(c.arch), "multilabel", False))
+    multihead = bool(getattr(CLASSIFIERS.get(c.arch), "multihead", False))
+    if multihead:
+        _train_factors(cfg, out, dev, progress)
+        return
     if multilabel != (info.labels == "attributes"):
         raise ConfigError(
             f"classifier.arch = {c.arch}: it reads {'binary attributes' if multilabel else 'one class per image'} "
@@ -108,6 +112,77 @@ def _train(cfg: JudgeConfig, out: Path, dev: torch.device, progress: bool) -> No
     mark_complete(out, step=step)
 
 
+def _train_factors(cfg: JudgeConfig, out: Path, dev: torch.device, progress: bool) -> None:
+    """A judge of every ground-truth factor (dSprites): trained on the data's judge split (the grid
+    without the test images), one cross-entropy per factor summed; test accuracy per factor on the
+    held-out test images."""
+    c = cfg.classifier
+    info = dataset_info(cfg.data)
+    if info.factor_sizes is None or info.factor_names is None:
+        raise ConfigError(f"classifier.arch = {c.arch}: it reads ground-truth factors, and {cfg.data.name} has none "
+                          "(datasets with factors: dsprites)")
+    x, _ = load_dataset(cfg.data, info.judge_split)
+    y = torch.from_numpy(np.asarray(x.factors, dtype=np.int64))  # type: ignore[attr-defined]
+    torch.manual_seed(c.seed)
+    model = CLASSIFIERS.get(c.arch)(factor_sizes=info.factor_sizes).to(dev)
+    check_images(x[:1] if is_lazy(x) else x, tuple(model.image_shape), f"dataset {cfg.data.name!r} for the {c.arch} judge")
+    data_hash = fingerprint(x, y)
+    opt = (torch.optim.Adam(model.parameters(), lr=c.lr) if c.optimizer == "adam"
+           else torch.optim.SGD(model.parameters(), lr=c.lr, momentum=c.momentum))
+    write_config(out, cfg, "classifier", data_sha256=data_hash)
+    files.write_json(out / "model.json", model.describe())
+    per_epoch = max(len(x) // c.batch_size, 1)
+    total = c.epochs * per_epoch if c.max_steps is None else min(c.max_steps, c.epochs * per_epoch)
+    rows, step = [], 0
+    bar = progress_bar(total, 0, f"train {out.name}", progress)
+    model.train()
+
+    def where() -> str:
+        return (f"judge training of {out} interrupted at step {step} of {total}; it keeps no checkpoint, "
+                "so running the same command starts it again")
+
+    with interruptible(where):
+        while step < total:
+            idx = batch_indices(step, len(x), c.batch_size, c.seed)
+            xb = x[idx].to(dev)
+            heads = model.split(model(xb))
+            loss = sum(torch.nn.functional.cross_entropy(h, y[idx, k].to(dev)) for k, h in enumerate(heads))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            step += 1
+            if step % per_epoch == 0 or step == total:
+                value = float(loss.detach())
+                if not np.isfinite(value):
+                    raise TrainingDiverged(f"judge training diverged: loss {value} at step {step}; suspect "
+                                           f"classifier.lr = {c.lr:g}")
+                rows.append({"step": step, "epoch": step / per_epoch, "loss": value})
+            bar.update(1)
+    bar.close()
+    model.eval()
+    xt, _ = load_dataset(cfg.data, "test")
+    yt = np.asarray(xt.factors, dtype=np.int64)  # type: ignore[attr-defined]
+    pred = read_factors(model, xt, dev)
+    per = {name: {"accuracy": float((pred[:, k] == yt[:, k]).mean()), "chance": 1.0 / size}
+           for k, (name, size) in enumerate(zip(info.factor_names, info.factor_sizes))}
+    files.write_jsonl(out / "metrics.jsonl", rows)
+    save_weights(out / "model.safetensors", model)
+    files.write_json(out / "eval.json", {"test_accuracy": float(np.mean([v["accuracy"] for v in per.values()])),
+                                         "factors": per, "n_test": int(len(xt)), "steps": step})
+    mark_complete(out, step=step)
+
+
+@torch.no_grad()
+def read_factors(model: Any, x: Any, dev: torch.device, batch_size: int = 1024) -> np.ndarray:
+    """The factor values a factor judge reads, int64 [N, K] (argmax per head), in batches."""
+    out = []
+    for i in range(0, len(x), batch_size):
+        xb = x[i : i + batch_size].to(dev)
+        check_images(xb, tuple(model.image_shape), "read_factors")
+        out.append(torch.stack([h.argmax(1) for h in model.split(model(xb))], dim=1).cpu())
+    return torch.cat(out).numpy()
+
+
 def attribute_step(model: torch.nn.Module, opt: torch.optim.Optimizer, x: Any, y: torch.Tensor, step: int,
                    c: Any, dev: torch.device) -> torch.Tensor:
     """One SGD step of a multi-label judge (binary cross-entropy over every attribute)."""
@@ -158,4 +233,4 @@ def run(out: Path, preset: str = "sootla2018", quick: bool = False, overrides: S
     return read_judge_eval(out).test_accuracy
 
 
-__all__ = ["attribute_accuracies", "attribute_step", "batch_indices", "read_attributes", "run", "train_classifier"]
+__all__ = ["attribute_accuracies", "attribute_step", "batch_indices", "read_attributes", "read_factors", "run", "train_classifier"]

@@ -222,6 +222,11 @@ def _judge_section(judge: dict[str, Any]) -> list[Any]:
     head = (f"`{judge.get('id')}` ({clf.get('arch', '?')}, {judge.get('steps')} steps): accuracy on the "
             f"{judge.get('n_test')} clean test images {_pct(judge.get('test_accuracy'))}")
     per = judge.get("attributes")
+    facs = judge.get("factors")
+    if isinstance(facs, dict):
+        return [Heading(2, "The judge"), Paragraph(head + " (mean over factors), on held-out images."),
+                Table(["factor", "test accuracy", "chance"],
+                      [[n, _pct(v.get("accuracy")), _pct(v.get("chance"))] for n, v in facs.items()])]
     if not isinstance(per, dict):
         return [Heading(2, "The judge"), Paragraph(head + ".")]
     rows = [[name, _pct(v.get("accuracy")), _pct(v.get("balanced_accuracy")), _pct(v.get("positive_rate"))]

@@ -71,6 +71,10 @@ def class_labels(summary: AttackSummary | Mapping[str, Any]) -> list[str]:
     if isinstance(attribute, str) and classes == [0, 1]:  # CelebA: the attribute's two values
         return [f"not {attribute}", attribute]
     name = data.get("name") if isinstance(data, Mapping) else None
+    factor = sweep.get("factor") if isinstance(sweep, Mapping) else None
+    info = DATASETS.get(name) if isinstance(name, str) and name in DATASETS else None
+    if isinstance(factor, str) and info is not None and info.factor_names and factor != info.factor_names[0]:
+        return [f"{factor} {c}" for c in classes]  # dSprites: a factor's value indices (the labels name shapes)
     names = DATASETS.get(name).class_names if isinstance(name, str) and name in DATASETS else None
     if names is None or any(not (isinstance(c, int) and 0 <= c < len(names)) for c in classes):
         return [str(c) for c in classes]
