@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from vaerobust.data.sources import cache_dir, sha256_file
+from vaerobust.data.sources import cache_dir, lazy_index, sha256_file
 from vaerobust.errors import DataError
 from vaerobust.files import atomic_write
 
@@ -374,16 +374,8 @@ class CelebAImages:
 
         if isinstance(key, (int, np.integer)):
             return self[np.asarray([key])][0]
-        if isinstance(key, torch.Tensor):
-            key = key.detach().cpu().numpy()
-        if isinstance(key, np.ndarray) and key.dtype == bool:
-            key = np.flatnonzero(key)
-        if not isinstance(key, slice):
-            key = np.asarray(key, dtype=np.int64)
-            key = np.where(key < 0, key + len(self), key)
-            if key.size and (key.min() < 0 or key.max() >= len(self)):
-                raise IndexError(f"index {int(key.max())} out of range for {len(self)} CelebA images")
-        return torch.from_numpy(self.uint8(key)).permute(0, 3, 1, 2).float().div_(255.0)
+        key = lazy_index(key, len(self), "CelebA images")
+        return torch.from_numpy(self.uint8(key)).permute(0, 3, 1, 2).contiguous().float().div_(255.0)
 
     def subset(self, positions: Any) -> CelebAImages:
         """The images at ``positions`` (int array [B]) as a new lazy container."""

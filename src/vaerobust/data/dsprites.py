@@ -74,7 +74,7 @@ from typing import IO, TYPE_CHECKING, Any, Iterator, Union
 
 import numpy as np
 
-from vaerobust.data.sources import DataSourceError, cache_dir, sha256_file
+from vaerobust.data.sources import DataSourceError, cache_dir, lazy_index, sha256_file
 from vaerobust.errors import ConfigError
 from vaerobust.files import atomic_write as _atomic_write
 
@@ -306,15 +306,7 @@ class DSpritesImages:
 
         if isinstance(key, (int, np.integer)):
             return self[np.asarray([key])][0]
-        if isinstance(key, torch.Tensor):
-            key = key.detach().cpu().numpy()
-        if isinstance(key, np.ndarray) and key.dtype == bool:
-            key = np.flatnonzero(key)
-        if not isinstance(key, slice):
-            key = np.asarray(key, dtype=np.int64)
-            key = np.where(key < 0, key + len(self), key)
-            if key.size and (key.min() < 0 or key.max() >= len(self)):
-                raise IndexError(f"index {int(key.max())} out of range for {len(self)} dSprites images")
+        key = lazy_index(key, len(self), "dSprites images")
         return torch.from_numpy(self.uint8(key)).unsqueeze(1).float()
 
     def subset(self, positions: Any) -> DSpritesImages:

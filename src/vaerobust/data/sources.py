@@ -42,6 +42,23 @@ def cache_dir() -> Path:
     return Path.home() / ".cache" / "vaerobust"
 
 
+def lazy_index(key: object, n: int, what: str) -> slice | np.ndarray:
+    """A lazy image container's index, normalised: a slice stays a slice; an int array, a list, a
+    torch tensor or a boolean mask becomes int64 positions in 0..n-1 (negative ones counted from
+    the end); out of range is an IndexError naming ``what`` ("dSprites images")."""
+    if hasattr(key, "detach"):  # a torch tensor
+        key = key.detach().cpu().numpy()  # type: ignore[attr-defined]
+    if isinstance(key, np.ndarray) and key.dtype == bool:
+        key = np.flatnonzero(key)
+    if isinstance(key, slice):
+        return key
+    idx = np.asarray(key, dtype=np.int64)
+    idx = np.where(idx < 0, idx + n, idx)
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        raise IndexError(f"index {int(idx.max())} out of range for {n} {what}")
+    return idx
+
+
 def hash_file(path: PathLike, algorithm: str = "sha256", chunk_size: int = 1 << 20) -> str:
     """Hex digest of a file's bytes with ``algorithm`` (any :mod:`hashlib` name),
     read in chunks so large files need little memory."""

@@ -51,21 +51,27 @@ def train_classifier(cfg: JudgeConfig, out: str | Path, device: str = "auto", pr
 
 
 def _train(cfg: JudgeConfig, out: Path, dev: torch.device, progress: bool) -> None:
+    """One loop for every kind of judge: a classifier of one class per image (cross-entropy), of
+    binary attributes (``multilabel``: binary cross-entropy) or of every ground-truth factor
+    (``multihead``: one cross-entropy per factor, summed, learnt from the data's judge split)."""
     c = cfg.classifier
     info = dataset_info(cfg.data)
-    multilabel = bool(getattr(CLASSIFIERS.get(c.arch), "multilabel", False))
-    multihead = bool(getattr(CLASSIFIERS.get(c.arch), "multihead", False))
+    arch = CLASSIFIERS.get(c.arch)
+    multilabel, multihead = bool(getattr(arch, "multilabel", False)), bool(getattr(arch, "multihead", False))
     if multihead:
-        _train_factors(cfg, out, dev, progress)
-        return
-    if multilabel != (info.labels == "attributes"):
+        if info.factor_sizes is None or info.factor_names is None:
+            raise ConfigError(f"classifier.arch = {c.arch}: it reads ground-truth factors, and {cfg.data.name} has none "
+                              "(datasets with factors: dsprites)")
+    elif multilabel != (info.labels == "attributes"):
         raise ConfigError(
             f"classifier.arch = {c.arch}: it reads {'binary attributes' if multilabel else 'one class per image'} "
             f"but {cfg.data.name} is labelled by {'attributes' if info.labels == 'attributes' else 'classes'}; "
             f"expected {'attr64' if info.labels == 'attributes' else 'lenet32'}")
-    x, y = load_dataset(cfg.data, "train")
+    x, y = load_dataset(cfg.data, info.judge_split if multihead else "train")
+    if multihead:
+        y = torch.from_numpy(np.asarray(x.factors, dtype=np.int64))  # type: ignore[attr-defined]
     torch.manual_seed(c.seed)
-    model = CLASSIFIERS.get(c.arch)(n_classes=info.classes).to(dev)
+    model = (arch(factor_sizes=info.factor_sizes) if multihead else arch(n_classes=info.classes)).to(dev)
     check_images(x[:1] if is_lazy(x) else x, tuple(model.image_shape), f"dataset {cfg.data.name!r} for the {c.arch} judge")
     data_hash = fingerprint(x, y)
     opt = (torch.optim.Adam(model.parameters(), lr=c.lr) if c.optimizer == "adam"
@@ -73,62 +79,6 @@ def _train(cfg: JudgeConfig, out: Path, dev: torch.device, progress: bool) -> No
     if not is_lazy(x):
         x = x.to(dev)
     y = y.to(dev)
-    write_config(out, cfg, "classifier", data_sha256=data_hash)
-    files.write_json(out / "model.json", model.describe())
-    per_epoch = max(x.shape[0] // c.batch_size, 1)
-    total = c.epochs * per_epoch if c.max_steps is None else min(c.max_steps, c.epochs * per_epoch)
-    rows, step = [], 0
-    bar = progress_bar(total, 0, f"train {out.name}", progress)
-    model.train()
-
-    def where() -> str:
-        return (f"judge training of {out} interrupted at step {step} of {total}; it keeps no checkpoint, "
-                "so running the same command starts it again")
-
-    with interruptible(where):
-        while step < total:
-            loss = (attribute_step(model, opt, x, y, step, c, dev) if multilabel
-                    else classifier_step(model, opt, x, y, step, c))
-            step += 1
-            if step % per_epoch == 0 or step == total:
-                value = float(loss)
-                if not torch.isfinite(loss):
-                    raise TrainingDiverged(f"judge training diverged: loss {value} at step {step}; suspect "
-                                           f"classifier.lr = {c.lr:g}, classifier.momentum = {c.momentum:g}")
-                rows.append({"step": step, "epoch": step / per_epoch, "loss": value})
-            bar.update(1)
-    bar.close()
-    model.eval()
-    xt, yt = load_dataset(cfg.data, "test")
-    if multilabel:
-        evaluation = attribute_accuracies(read_attributes(model, xt, dev).cpu().numpy(), yt.numpy(),
-                                          info.class_names or tuple(str(i) for i in range(info.classes)))
-    else:
-        acc = float((predict(model, xt.to(dev)) == yt.to(dev)).float().mean())
-        evaluation = {"test_accuracy": acc}
-    files.write_jsonl(out / "metrics.jsonl", rows)
-    save_weights(out / "model.safetensors", model)
-    files.write_json(out / "eval.json", {**evaluation, "n_test": int(yt.shape[0]), "steps": step})
-    mark_complete(out, step=step)
-
-
-def _train_factors(cfg: JudgeConfig, out: Path, dev: torch.device, progress: bool) -> None:
-    """A judge of every ground-truth factor (dSprites): trained on the data's judge split (the grid
-    without the test images), one cross-entropy per factor summed; test accuracy per factor on the
-    held-out test images."""
-    c = cfg.classifier
-    info = dataset_info(cfg.data)
-    if info.factor_sizes is None or info.factor_names is None:
-        raise ConfigError(f"classifier.arch = {c.arch}: it reads ground-truth factors, and {cfg.data.name} has none "
-                          "(datasets with factors: dsprites)")
-    x, _ = load_dataset(cfg.data, info.judge_split)
-    y = torch.from_numpy(np.asarray(x.factors, dtype=np.int64))  # type: ignore[attr-defined]
-    torch.manual_seed(c.seed)
-    model = CLASSIFIERS.get(c.arch)(factor_sizes=info.factor_sizes).to(dev)
-    check_images(x[:1] if is_lazy(x) else x, tuple(model.image_shape), f"dataset {cfg.data.name!r} for the {c.arch} judge")
-    data_hash = fingerprint(x, y)
-    opt = (torch.optim.Adam(model.parameters(), lr=c.lr) if c.optimizer == "adam"
-           else torch.optim.SGD(model.parameters(), lr=c.lr, momentum=c.momentum))
     write_config(out, cfg, "classifier", data_sha256=data_hash)
     files.write_json(out / "model.json", model.describe())
     per_epoch = max(len(x) // c.batch_size, 1)
@@ -143,33 +93,52 @@ def _train_factors(cfg: JudgeConfig, out: Path, dev: torch.device, progress: boo
 
     with interruptible(where):
         while step < total:
-            idx = batch_indices(step, len(x), c.batch_size, c.seed)
-            xb = x[idx].to(dev)
-            heads = model.split(model(xb))
-            loss = sum(torch.nn.functional.cross_entropy(h, y[idx, k].to(dev)) for k, h in enumerate(heads))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            if multihead:
+                loss = factor_step(model, opt, x, y, step, c, dev)
+            elif multilabel:
+                loss = attribute_step(model, opt, x, y, step, c, dev)
+            else:
+                loss = classifier_step(model, opt, x, y, step, c)
             step += 1
             if step % per_epoch == 0 or step == total:
                 value = float(loss.detach())
                 if not np.isfinite(value):
                     raise TrainingDiverged(f"judge training diverged: loss {value} at step {step}; suspect "
-                                           f"classifier.lr = {c.lr:g}")
+                                           f"classifier.lr = {c.lr:g}, classifier.momentum = {c.momentum:g}")
                 rows.append({"step": step, "epoch": step / per_epoch, "loss": value})
             bar.update(1)
     bar.close()
     model.eval()
-    xt, _ = load_dataset(cfg.data, "test")
-    yt = np.asarray(xt.factors, dtype=np.int64)  # type: ignore[attr-defined]
-    pred = read_factors(model, xt, dev)
-    per = {name: {"accuracy": float((pred[:, k] == yt[:, k]).mean()), "chance": 1.0 / size}
-           for k, (name, size) in enumerate(zip(info.factor_names, info.factor_sizes))}
+    xt, yt = load_dataset(cfg.data, "test")
+    if multihead:
+        truth, pred = np.asarray(xt.factors, dtype=np.int64), read_factors(model, xt, dev)  # type: ignore[attr-defined]
+        per = {name: {"accuracy": float((pred[:, k] == truth[:, k]).mean()), "chance": 1.0 / size}
+               for k, (name, size) in enumerate(zip(info.factor_names, info.factor_sizes))}  # type: ignore[arg-type]
+        evaluation = {"test_accuracy": float(np.mean([v["accuracy"] for v in per.values()])), "factors": per}
+    elif multilabel:
+        evaluation = attribute_accuracies(read_attributes(model, xt, dev).cpu().numpy(), yt.numpy(),
+                                          info.class_names or tuple(str(i) for i in range(info.classes)))
+    else:
+        acc = float((predict(model, xt.to(dev)) == yt.to(dev)).float().mean())
+        evaluation = {"test_accuracy": acc}
     files.write_jsonl(out / "metrics.jsonl", rows)
     save_weights(out / "model.safetensors", model)
-    files.write_json(out / "eval.json", {"test_accuracy": float(np.mean([v["accuracy"] for v in per.values()])),
-                                         "factors": per, "n_test": int(len(xt)), "steps": step})
+    files.write_json(out / "eval.json", {**evaluation, "n_test": int(len(xt)), "steps": step})
     mark_complete(out, step=step)
+
+
+def factor_step(model: Any, opt: torch.optim.Optimizer, x: Any, y: torch.Tensor, step: int, c: Any,
+                dev: torch.device) -> torch.Tensor:
+    """One step of a factor judge: a cross-entropy per factor head, summed."""
+    idx = batch_indices(step, len(x), c.batch_size, c.seed)
+    xb = x[idx].to(dev) if is_lazy(x) else x[idx.to(x.device)]
+    heads = model.split(model(xb))
+    yb = y[idx.to(y.device)]
+    loss = sum(torch.nn.functional.cross_entropy(h, yb[:, k]) for k, h in enumerate(heads))
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return loss.detach()
 
 
 @torch.no_grad()
