@@ -303,3 +303,21 @@ def test_judge_ids_survive_settings_added_later() -> None:
     assert (Path(__file__).parents[1] / "docs/results/sootla2018-seeds/judges/judge-2e776ac4ec/result.json").is_file()
     adam = dataclasses.replace(judge, classifier=dataclasses.replace(judge.classifier, optimizer="adam"))
     assert study.judge_id(adam) != study.judge_id(judge)  # a setting away from its neutral value is part of the id
+
+
+def test_a_model_judged_on_unequal_terms_makes_its_differences_inconclusive() -> None:
+    from vaerobust.report.study_page import difference_sentences, unequal_judging
+
+    summ = pd.DataFrame({"model": ["dis", "ent", "wd"], "attack": ["latent"] * 3,
+                         "clean_recon_accuracy_mean": [0.32, 0.87, 0.871]})
+    unequal = unequal_judging(summ, [])
+    assert list(unequal) == ["dis"] and "32.0%" in unequal["dis"] and "87.1% for wd" in unequal["dis"]
+    assert unequal_judging(summ.assign(clean_recon_accuracy_mean=[0.70, 0.87, 0.871]), []) == {}  # a 17-point gap: equal terms
+    diffs = pd.DataFrame([{"attack": "latent", "model_a": "dis", "model_b": "ent", "seeds": 3, "as_ignore_diff": -0.027,
+                           "as_ignore_diff_low": -0.041, "as_ignore_diff_high": -0.012, "as_ignore_a_above_b": 0},
+                          {"attack": "latent", "model_a": "ent", "model_b": "wd", "seeds": 3, "as_ignore_diff": 0.03,
+                           "as_ignore_diff_low": 0.01, "as_ignore_diff_high": 0.05, "as_ignore_a_above_b": 3}])
+    text = difference_sentences(diffs, ["attack"], "thesis", unequal)
+    assert text[0].startswith("AS ignore-target (attack=latent): inconclusive: dis is not judged on equal terms")
+    assert "ent is more attackable than wd" in text[1]
+    assert "less attackable" in difference_sentences(diffs, ["attack"], "thesis")[0]  # without the flag: stated

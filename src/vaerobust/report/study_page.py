@@ -51,8 +51,35 @@ def _context(row: pd.Series, keys: list[str]) -> str:
     return f" ({', '.join(parts)})" if parts else ""
 
 
-def difference_sentences(diffs: pd.DataFrame, context_keys: list[str], reference_label: str) -> list[str]:
-    """One sentence per pair of models and measure, from the paired difference's interval."""
+def unequal_judging(summary: pd.DataFrame, keys: list[str]) -> dict[str, str]:
+    """Models the judge does not read on equal terms with the best one (its clean-reconstruction
+    accuracy, mean over seeds, more than :data:`~vaerobust.report.statements.MAX_CLEAN_ACCURACY_GAP`
+    below the best model's at the same attack and grid point): model -> the reason, in words."""
+    from vaerobust.report.statements import MAX_CLEAN_ACCURACY_GAP
+
+    out: dict[str, str] = {}
+    if summary.empty or "clean_recon_accuracy_mean" not in summary.columns:
+        return out
+    group = [k for k in ["attack", *keys] if k in summary.columns]
+    for _, part in (summary.groupby(group, dropna=False) if group else [((), summary)]):
+        acc = pd.to_numeric(part["clean_recon_accuracy_mean"], errors="coerce")
+        if acc.notna().sum() < 2:
+            continue
+        best = part.loc[acc.idxmax()]
+        for (_, r), a in zip(part.iterrows(), acc):
+            if np.isfinite(a) and float(best["clean_recon_accuracy_mean"]) - a > MAX_CLEAN_ACCURACY_GAP:
+                out.setdefault(str(r["model"]), f"the judge reads {a:.1%} of {r['model']}'s clean test reconstructions "
+                                                f"correctly against {float(best['clean_recon_accuracy_mean']):.1%} for "
+                                                f"{best['model']} (mean over seeds): the models are not judged on equal "
+                                                "terms, so their attack success compares different sources")
+    return out
+
+
+def difference_sentences(diffs: pd.DataFrame, context_keys: list[str], reference_label: str,
+                         unequal: dict[str, str] | None = None) -> list[str]:
+    """One sentence per pair of models and measure, from the paired difference's interval; a pair
+    with a model of ``unequal`` (see :func:`unequal_judging`) is stated as inconclusive."""
+    unequal = unequal or {}
     out: list[str] = []
     if diffs.empty:
         return out
@@ -76,7 +103,11 @@ def difference_sentences(diffs: pd.DataFrame, context_keys: list[str], reference
                 continue
             n, above = int(r["seeds"]), _num(r.get(f"{col}_a_above_b"))
             tail = f" over {n} seed(s)" + (f", {r['model_a']} above in {int(above)} of {n}" if above is not None else "")
-            if lo > 0:
+            flagged = [m for m in (str(r["model_a"]), str(r["model_b"])) if m in unequal]
+            if flagged:
+                verdict = (f"inconclusive: {flagged[0]} is not judged on equal terms (clean-reconstruction accuracy far "
+                           "below the other's; see the warnings above), so the measured difference is not a finding")
+            elif lo > 0:
                 verdict = f"{r['model_a']} is more attackable than {r['model_b']}"
             elif hi < 0:
                 verdict = f"{r['model_a']} is less attackable than {r['model_b']}"
@@ -302,10 +333,12 @@ def write_study_report(out: Path, name: str, results: pd.DataFrame, summary: pd.
         warnings.append("some groups have a single training seed: their intervals cover the sampling of test "
                         "images only, not training")
     warnings += sweep_warnings(notes or [])
+    unequal = unequal_judging(summary, keys)
+    warnings += list(unequal.values())
     if warnings:
         doc.add(Quote("**Read with care:**", warnings))
     headline = rows_at(diffs, baseline) if baseline and not diffs.empty else diffs
-    statements = difference_sentences(headline, [k for k in ["attack", *keys] if k in diffs.columns], ref)
+    statements = difference_sentences(headline, [k for k in ["attack", *keys] if k in diffs.columns], ref, unequal)
     statements += effect_sentences(effects, ref)
     if statements:
         doc.add(Heading(2, "Findings (generated from the numbers below)"), Bullets(statements))
@@ -359,4 +392,5 @@ def write_study_report(out: Path, name: str, results: pd.DataFrame, summary: pd.
     return paths
 
 
-__all__ = ["pooled_pair_tables", "difference_sentences", "effect_sentences", "is_missing", "rows_at", "seeds_png", "write_study_report"]
+__all__ = ["difference_sentences", "effect_sentences", "is_missing", "pooled_pair_tables", "rows_at", "seeds_png",
+           "unequal_judging", "write_study_report"]
