@@ -331,3 +331,16 @@ def test_fast_predictor_scores_like_the_reference(grid: GridSampler) -> None:
     assert abs(ref_m["completeness"] - fast_m["completeness"]) < 0.03
     with pytest.raises(ValueError, match="dci predictor 'quick'"):
         dci(identity, grid, 0, predictor="quick", **SMALL["dci"])
+
+
+def test_posterior_scale_over_active_dimensions() -> None:
+    kl = np.array([[1.0, 0.0, 2.0], [3.0, 0.0, 2.0]])  # dims 0 and 2 active
+    logvar = np.log(np.array([[0.25, 1.0, 0.04], [0.25, 1.0, 0.16]]))  # sigma 0.5; 1; 0.2 and 0.4
+    out = active_dims(kl, logvar=logvar)
+    assert out["active"] == 2
+    assert out["mean_sigma_per_dim"] == pytest.approx([0.5, 1.0, 0.3])
+    assert out["mean_sigma_active"] == pytest.approx((0.5 + 0.3) / 2)
+    assert active_dims(np.zeros((2, 3)), logvar=np.zeros((2, 3)))["mean_sigma_active"] is None  # nothing active
+    assert "mean_sigma_active" not in active_dims(kl)
+    with pytest.raises(ValueError, match="logvar"):
+        active_dims(kl, logvar=np.zeros((2, 2)))

@@ -123,6 +123,8 @@ def test_records_hold_what_collect_needs(ran: tuple[Path, list[str], dict]) -> N
                                                                             "target_hit"}
     assert sum(map(sum, rob["n_kept"])) == rob["n_attacked"]
     assert rec["disentanglement"]["active_dims"]["active"] >= 0
+    sigma = rec["disentanglement"]["active_dims"]["mean_sigma_per_dim"]  # the posterior's scale, a confound
+    assert len(sigma) == 4 and all(s > 0 for s in sigma)
     assert rec["reconstruction"]["test_nll_per_image"] > 0 and rec["provenance"]["version"]
     assert rec["settings"]["run"]["train"]["seed"] == 1 and rec["timings"]["train"] > 0
 

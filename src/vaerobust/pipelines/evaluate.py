@@ -133,7 +133,8 @@ def evaluate_run(
                 result["not_applicable"][name] = "the model has no Gaussian latent"
             else:
                 kl = kl_gaussian_per_dim(mean, logvar).numpy()
-                result["metrics"][name] = {**active_dims(kl, threshold=threshold), "threshold_nats": threshold}
+                result["metrics"][name] = {**active_dims(kl, threshold=threshold, logvar=logvar.numpy()),
+                                           "threshold_nats": threshold}
         else:
             result["not_applicable"][name] = (
                 f"needs a dataset with a ground-truth factor grid; {data_cfg.name!r} has none"

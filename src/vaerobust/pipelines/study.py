@@ -458,6 +458,8 @@ def _flat_metrics(m: dict[str, Any]) -> dict[str, float]:
     for name, v in m.items():
         if name == "active_dims" and isinstance(v, dict):
             out["active_dims"] = v.get("active")
+            if v.get("mean_sigma_active") is not None:  # the posterior's scale (a confound of latent attacks)
+                out["mean_sigma_active"] = v["mean_sigma_active"]
         elif name == "categorical_agreement" and isinstance(v, list):
             for j, a in enumerate(v):
                 out[f"cat{j}.nmi"], out[f"cat{j}.accuracy"] = a.get("nmi"), a.get("best_map_accuracy")

@@ -44,10 +44,14 @@ def categorical_agreement(code_argmax: np.ndarray, labels: np.ndarray) -> dict[s
     }
 
 
-def active_dims(kl_per_dim: np.ndarray, threshold: float = 0.01) -> dict[str, object]:
+def active_dims(kl_per_dim: np.ndarray, threshold: float = 0.01, logvar: np.ndarray | None = None) -> dict[str, object]:
     """Active dimensions of per-example, per-dimension KLs [n, d] (nats).
 
-    Returns ``{"active": number of dims with mean KL > threshold, "mean_kl_per_dim": [d] floats}``.
+    Returns ``{"active": number of dims with mean KL > threshold, "mean_kl_per_dim": [d] floats}``
+    and, given the posterior's log-variances ``logvar`` [n, d], the posterior's scale:
+    ``"mean_sigma_active"``, the mean over examples and active dimensions of sigma = exp(logvar / 2)
+    (None without an active dimension), and ``"mean_sigma_per_dim"`` [d]. Willetts et al. (ICLR
+    2021) point out that latent attack objectives are confounded by this scale across beta.
     """
     kl = np.asarray(kl_per_dim, dtype=np.float64)
     if kl.ndim != 2 or kl.shape[0] == 0:
@@ -55,4 +59,13 @@ def active_dims(kl_per_dim: np.ndarray, threshold: float = 0.01) -> dict[str, ob
     if not np.all(np.isfinite(kl)):
         raise ValueError("kl_per_dim contains NaN or inf")
     mean = kl.mean(axis=0)  # [d]
-    return {"active": int(np.sum(mean > threshold)), "mean_kl_per_dim": [float(m) for m in mean]}
+    out: dict[str, object] = {"active": int(np.sum(mean > threshold)), "mean_kl_per_dim": [float(m) for m in mean]}
+    if logvar is not None:
+        lv = np.asarray(logvar, dtype=np.float64)
+        if lv.shape != kl.shape or not np.all(np.isfinite(lv)):
+            raise ValueError(f"logvar must be finite with the KLs' shape {kl.shape}, got {lv.shape}")
+        sigma = np.exp(lv / 2).mean(axis=0)  # [d]
+        act = mean > threshold
+        out["mean_sigma_per_dim"] = [float(v) for v in sigma]
+        out["mean_sigma_active"] = float(sigma[act].mean()) if act.any() else None
+    return out
