@@ -106,3 +106,25 @@ def test_factor_metrics_reuse_the_metric_registry_names(dsprites_run: tuple[Path
     run, _ = dsprites_run
     out = json.loads(dis.evaluate_run(run, "mig", device="cpu", sizes={"num_train": 200}).read_text())
     assert set(out["metrics"]) == {"mig"} and out["not_applicable"] == {} and "n" not in out
+
+
+def test_a_second_evaluate_reads_the_cached_grid_codes(dsprites_run: tuple[Path, CentroidVAE]) -> None:
+    """The grid is encoded once per checkpoint: a second evaluate reuses the codes in the run folder
+    and gives the same metrics as the fresh encoding; new weights make the cache stale."""
+    run, vae = dsprites_run
+    run.mkdir(parents=True, exist_ok=True)
+    (run / "model.safetensors").write_bytes(b"weights of checkpoint 1")
+    first = json.loads(dis.evaluate_run(run, "mig,sap", device="cpu", sizes=SIZES).read_text())
+    assert first["factor_metrics"]["grid_codes_reused"] == 0 and first["factor_metrics"]["grid_images_encoded"] > 0
+    assert (run / dis.CODE_CACHE).is_file()
+    seen = vae.seen
+    second = json.loads(dis.evaluate_run(run, "mig,sap", device="cpu", sizes=SIZES).read_text())
+    assert second["metrics"] == first["metrics"]  # the cached codes give the same metrics
+    assert second["factor_metrics"]["grid_images_encoded"] == 0 and vae.seen == seen  # nothing encoded again
+    assert second["factor_metrics"]["grid_codes_reused"] == first["factor_metrics"]["grid_images_encoded"]
+    (run / "model.safetensors").write_bytes(b"weights of checkpoint 2")
+    third = json.loads(dis.evaluate_run(run, "mig,sap", device="cpu", sizes=SIZES).read_text())
+    assert third["factor_metrics"]["grid_codes_reused"] == 0 and third["factor_metrics"]["grid_images_encoded"] > 0
+    (run / dis.CODE_CACHE).write_bytes(b"not an npz")  # a corrupt cache is ignored, then rewritten
+    fourth = json.loads(dis.evaluate_run(run, "mig,sap", device="cpu", sizes=SIZES).read_text())
+    assert fourth["metrics"] == third["metrics"] and fourth["factor_metrics"]["grid_codes_reused"] == 0

@@ -103,6 +103,8 @@ def evaluate_run(
     if factor_names and has_factor_grid(data_cfg):
         grid = load_factor_grid(data_cfg)
         codes = GridCodes(vae, grid, dev)
+        key = code_cache_key(run_dir, grid)
+        reused = load_code_cache(run_dir / CODE_CACHE, key, codes)
         try:
             result["metrics"].update(grid_metrics(vae, grid, factor_names, dev, seed, sizes, options, codes))
         except ValueError as e:
@@ -110,7 +112,10 @@ def evaluate_run(
                 raise  # at the published sizes a failure is a bug, not a user's choice
             raise NothingToMeasure(f"factor metrics at sizes {dict(sizes)}: {e}; use larger --num-train / --num-test") \
                 from None
+        if key is not None and codes.n_encoded:
+            save_code_cache(run_dir / CODE_CACHE, key, codes)
         result["factor_metrics"] = {"seed": seed, "sizes": dict(sizes or {}), "grid_images_encoded": codes.n_encoded,
+                                    "grid_codes_reused": reused,
                                     "code": "Posterior.mode(): Gaussian means and argmax one-hots",
                                     "dci_predictor": _dci_predictor_name(options)}
         names = [n for n in names if n not in factor_names]
@@ -145,6 +150,50 @@ def evaluate_run(
     return out
 
 
+#: The grid codes of a checkpoint, kept in its run folder so a second ``evaluate`` reads them
+#: instead of encoding the grid again (issue 10: encode the grid once per checkpoint).
+CODE_CACHE = "metrics/grid_codes.npz"
+
+
+def code_cache_key(run_dir: Path, grid: Any) -> str | None:
+    """What the cached codes belong to: the checkpoint's weights (sha256 of ``model.safetensors``)
+    and the grid (its fingerprint and size); None without a weights file (nothing to key on)."""
+    import hashlib
+
+    weights = Path(run_dir) / "model.safetensors"
+    if not weights.is_file():
+        return None
+    h = hashlib.sha256(weights.read_bytes())
+    h.update(f"{getattr(grid, 'fingerprint', '')}:{len(grid)}".encode())
+    return h.hexdigest()
+
+
+def load_code_cache(path: Path, key: str | None, codes: GridCodes) -> int:
+    """Fill ``codes`` from the cache at ``path`` if it belongs to ``key``; returns the codes reused
+    (0: none; an unreadable or stale cache is ignored and rewritten later)."""
+    if key is None or not path.is_file():
+        return 0
+    try:
+        with np.load(path) as f:
+            if str(f["key"]) != key or f["done"].shape != codes.done.shape:
+                return 0
+            codes.table, codes.done = f["table"].astype(np.float32), f["done"].astype(bool)
+    except (OSError, ValueError, KeyError):
+        return 0
+    return int(codes.done.sum())
+
+
+def save_code_cache(path: Path, key: str, codes: GridCodes) -> None:
+    """Write the codes encoded so far (atomically; the table and which rows hold codes)."""
+    import io
+
+    if codes.table is None:
+        return
+    buf = io.BytesIO()
+    np.savez(buf, key=np.array(key), table=codes.table, done=codes.done)
+    files.write_bytes(path, buf.getvalue())
+
+
 def _dci_predictor_name(options: Mapping[str, Mapping[str, Any]] | None) -> str:
     """Which DCI predictor the options pick: reference, fast, or custom (a ``make_classifier``)."""
     dci = dict((options or {}).get("dci") or {})
@@ -176,4 +225,5 @@ def run(run_dir: Path, metrics: str = "all", num_train: int | None = None, num_t
     return {"path": path, **files.read_json(path)}
 
 
-__all__ = ["GridCodes", "dci_options", "encode_all", "evaluate_run", "grid_metrics", "known_metrics", "parse_metrics", "run"]
+__all__ = ["CODE_CACHE", "GridCodes", "code_cache_key", "dci_options", "encode_all", "evaluate_run", "grid_metrics",
+           "known_metrics", "load_code_cache", "parse_metrics", "run", "save_code_cache"]
