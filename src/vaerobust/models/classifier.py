@@ -46,6 +46,17 @@ class LeNet32(nn.Module):
                 "image_shape": list(self.image_shape)}
 
 
+def conv_trunk(channels: int) -> nn.Sequential:
+    """The judges' 64x64 trunk: four Conv 4x4/2 + ReLU (channels -> 32 -> 64 -> 128 -> 128), 64 -> 4, flattened."""
+    return nn.Sequential(
+        nn.Conv2d(channels, 32, 4, 2, 1), nn.ReLU(),
+        nn.Conv2d(32, 64, 4, 2, 1), nn.ReLU(),
+        nn.Conv2d(64, 128, 4, 2, 1), nn.ReLU(),
+        nn.Conv2d(128, 128, 4, 2, 1), nn.ReLU(),
+        nn.Flatten(),
+    )
+
+
 @CLASSIFIERS.register("attr64")
 class AttributeNet64(nn.Module):
     """A multi-label judge of binary attributes (CelebA's 40) on 3x64x64 images.
@@ -62,13 +73,7 @@ class AttributeNet64(nn.Module):
     def __init__(self, n_classes: int = 40) -> None:
         super().__init__()
         self.n_classes = n_classes
-        self.features = nn.Sequential(
-            nn.Conv2d(3, 32, 4, 2, 1), nn.ReLU(),
-            nn.Conv2d(32, 64, 4, 2, 1), nn.ReLU(),
-            nn.Conv2d(64, 128, 4, 2, 1), nn.ReLU(),
-            nn.Conv2d(128, 128, 4, 2, 1), nn.ReLU(),
-            nn.Flatten(),
-        )
+        self.features = conv_trunk(3)
         self.head = nn.Sequential(nn.Linear(128 * 4 * 4, 256), nn.ReLU(), nn.Dropout(), nn.Linear(256, n_classes))
 
     def forward(self, x: Tensor) -> Tensor:
@@ -99,13 +104,7 @@ class FactorNet64(nn.Module):
             raise ConfigError(f"factors64: {n_classes} outputs, but the factor sizes {list(self.factor_sizes)} "
                               f"sum to {self.n_classes}")
         self.image_shape = (channels, size, size)
-        self.features = nn.Sequential(
-            nn.Conv2d(channels, 32, 4, 2, 1), nn.ReLU(),
-            nn.Conv2d(32, 64, 4, 2, 1), nn.ReLU(),
-            nn.Conv2d(64, 128, 4, 2, 1), nn.ReLU(),
-            nn.Conv2d(128, 128, 4, 2, 1), nn.ReLU(),
-            nn.Flatten(),
-        )
+        self.features = conv_trunk(channels)
         self.head = nn.Sequential(nn.Linear(128 * (size // 16) ** 2, 256), nn.ReLU(), nn.Dropout(),
                                   nn.Linear(256, self.n_classes))
 

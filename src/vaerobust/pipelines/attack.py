@@ -169,16 +169,20 @@ def attribute_judge(judge: Any, judge_dir: Path, data: DataConfig, sweep: SweepC
         raise ConfigError(f"the judge at {judge_dir} reads one class per image; {data.name}'s attributes need a "
                           "multi-label judge (judge.classifier.arch = attr64)")
     index = names.index(sweep.attribute)
-    per = read_judge_eval(judge_dir).attributes or {}
-    bal = (per.get(sweep.attribute) or {}).get("balanced_accuracy")
-    why = None
-    if not isinstance(bal, (int, float)):
-        why = f"the judge at {judge_dir} has no test figures for {sweep.attribute} (eval.json)"
-    elif bal < sweep.min_judge_accuracy:
-        why = (f"the judge reads {sweep.attribute} at a balanced accuracy of {bal:.1%} on clean test images, "
-               f"below sweep.min_judge_accuracy = {sweep.min_judge_accuracy:g}: the attribute is not used for "
-               "attack success")
+    bal = ((read_judge_eval(judge_dir).attributes or {}).get(sweep.attribute) or {}).get("balanced_accuracy")
+    why = _unreliable(judge_dir, sweep, "attribute", sweep.attribute, bal, "at a balanced accuracy of", "clean test images")
     return AttributeView(judge, index, sweep.attribute), index, why
+
+
+def _unreliable(judge_dir: Path, sweep: SweepConfig, kind: str, name: str, figure: Any, how: str, where: str) -> str | None:
+    """Why the judge's reading of an attribute or factor is not used (None: it is): no test figure,
+    or one below ``sweep.min_judge_accuracy``."""
+    if not isinstance(figure, (int, float)):
+        return f"the judge at {judge_dir} has no test figures for the {kind} {name} (eval.json)"
+    if figure < sweep.min_judge_accuracy:
+        return (f"the judge reads {name} {how} {figure:.1%} on {where}, below sweep.min_judge_accuracy = "
+                f"{sweep.min_judge_accuracy:g}: the {kind} is not used for attack success")
+    return None
 
 
 def factor_judge(judge: Any, judge_dir: Path, data: DataConfig, sweep: SweepConfig) -> tuple[Any, int | None, str | None]:
@@ -199,12 +203,7 @@ def factor_judge(judge: Any, judge_dir: Path, data: DataConfig, sweep: SweepConf
     name = sweep.factor or names[0]
     index = names.index(name)
     acc = ((read_judge_eval(judge_dir).factors or {}).get(name) or {}).get("accuracy")
-    why = None
-    if not isinstance(acc, (int, float)):
-        why = f"the judge at {judge_dir} has no test figures for the factor {name} (eval.json)"
-    elif acc < sweep.min_judge_accuracy:
-        why = (f"the judge reads {name} at {acc:.1%} on held-out images, below sweep.min_judge_accuracy = "
-               f"{sweep.min_judge_accuracy:g}: the factor is not used for attack success")
+    why = _unreliable(judge_dir, sweep, "factor", name, acc, "at", "held-out images")
     return FactorView(judge, index, name), index, why
 
 

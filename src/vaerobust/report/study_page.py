@@ -232,18 +232,11 @@ def pooled_pair_tables(recs: list[dict[str, Any]], attacks: list[str]) -> list[t
             p["seeds"] += 1
     out = []
     for (model, name), p in sorted(pooled.items()):
-        k = len(p["classes"])
-        labels = tables.class_labels({"results": {"classes": p["classes"], "ignore": {}, "target": {}},
-                                      "data": p["data"], "sweep": p["sweep"]})
-        rows = []
-        for i in range(k):
-            cells = [labels[i]]
-            for j in range(k):
-                kept = p["kept"][i][j]
-                cells.append(tables.DASH if i == j else tables.NA if kept == 0 else
-                             f"{100 * p['ign'][i][j] / kept:.1f}% ({100 * p['tgt'][i][j] / kept:.1f}%)")
-            rows.append(cells)
-        out.append((model, name, Table(["source \\ target", *labels], rows, "c" * (k + 1))))
+        rates = {w: [[None if kept == 0 else float(hit / kept) for hit, kept in zip(hr, kr)]
+                     for hr, kr in zip(p[key], p["kept"])] for w, key in (("ignore", "ign"), ("target", "tgt"))}
+        summary = {"results": {"classes": p["classes"], "ignore": {"rate": rates["ignore"]},
+                               "target": {"rate": rates["target"]}}, "data": p["data"], "sweep": p["sweep"]}
+        out.append((model, name, tables.pair_table(summary, decimals=1)))  # the thesis's layout, classes named
     return out
 
 

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from collections.abc import Sequence
@@ -113,16 +114,9 @@ STUDY = STUDIES.register("sootla2018")(Study(
 #: The fidelity ablation (preset ``sootla2018-fidelity``): the same models and reference numbers;
 #: each behaviour of the author's code (PROTOCOL §9) is a setting of that study, not a difference
 #: to report, so it has no protocol check of its own.
-FIDELITY = STUDIES.register("sootla2018-fidelity")(Study(
-    name="sootla2018-fidelity",
+FIDELITY = STUDIES.register("sootla2018-fidelity")(dataclasses.replace(
+    STUDY, name="sootla2018-fidelity", reference_label="thesis", full_budget_text="", protocol_check=None,
     title="The gap to the thesis: what each behaviour of the author's code does (fidelity ablation)",
-    citation=STUDY.citation,
-    reference_label="thesis",
-    reference_header=STUDY.reference_header,
-    references=references.REFERENCES,
-    reference_order=references.THESIS_ORDER,
-    reference_source=references.SOURCE,
-    reference_unit=references.UNIT,
 ))
 
 #: The same protocol on Fashion-MNIST (preset ``fashion2018``). The thesis did not run it: no
