@@ -17,7 +17,7 @@ from vaerobust.errors import ConfigError
 from vaerobust.models import build_classifier
 from vaerobust.models.classifier import FactorNet64, FactorView
 from vaerobust.pipelines.train_classifier import read_factors, train_classifier
-from vaerobust.rundir import load_classifier, read_judge_eval
+from vaerobust.rundir import load_classifier, read_judge_eval, read_summary
 
 
 @pytest.fixture
@@ -138,3 +138,100 @@ def test_factor_settings_are_checked(small_test_split: None, tmp_path: Path) -> 
                      SweepConfig(factor="shape"), data=DataConfig(name="synthetic"))
     with pytest.raises(ConfigError, match="sweep.factor"):
         SweepConfig(factor="shape", attribute="Smiling")
+
+
+class _IdentityVAE:
+    """A fake VAE whose reconstruction is its input (the outcome of every attack is then known)."""
+
+    class spec:  # noqa: N801 - mimics VAESpec's field
+        categorical: tuple = ()
+
+    image_shape = (1, 64, 64)
+
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        return x.clone()
+
+    def encode(self, x: torch.Tensor):  # noqa: ANN201 - a posterior-like object with features()
+        class _Post:
+            def features(self_inner) -> torch.Tensor:  # noqa: N805
+                return x.flatten(1)[:, :8]
+        return _Post()
+
+
+class _OracleFactorJudge(torch.nn.Module):
+    """Reads every factor exactly: the factors of the held-out image an input equals (one-hot logits)."""
+
+    multihead = True
+
+    def __init__(self, images: torch.Tensor, factors: np.ndarray) -> None:
+        super().__init__()
+        self.factor_sizes = tuple(ds.FACTOR_SIZES)
+        self.image_shape = (1, 64, 64)
+        self.images, self.factors = images.flatten(1), torch.as_tensor(factors, dtype=torch.long)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        idx = torch.cdist(x.flatten(1), self.images).argmin(1)
+        return torch.cat([torch.nn.functional.one_hot(self.factors[idx, k], n).float()
+                          for k, n in enumerate(self.factor_sizes)], dim=1)
+
+    def split(self, logits: torch.Tensor) -> list[torch.Tensor]:
+        return list(torch.split(logits, list(self.factor_sizes), dim=1))
+
+
+@pytest.mark.parametrize("outcome", ["target", "source"])
+def test_factor_protocol_with_known_outcomes(small_test_split: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                             outcome: str) -> None:
+    """An identity VAE, an oracle judge and an 'attack' returning the target (or the source) image:
+    every source is kept, AS target = AS ignore-target = 1 (0), and each factor moved exactly where
+    the target's value differs from the source's (nowhere)."""
+    import pandas as pd
+
+    from vaerobust.config import AttackConfig, SweepConfig
+    from vaerobust.pipelines import attack as attack_mod
+    from vaerobust.rundir import read_summary
+
+    data = DataConfig(name="dsprites", image_size=64)
+    xt, _ = load_dataset(data, "test")
+    judge = FactorView(_OracleFactorJudge(xt[np.arange(len(xt))], xt.factors), 0, "shape")
+
+    class _Copy:
+        evaluations = 0
+
+        def __call__(self, xs: torch.Tensor, xg: torch.Tensor, noise: object = None) -> torch.Tensor:
+            return (xg if outcome == "target" else xs).clone()
+
+    monkeypatch.setattr(attack_mod, "build_attack", lambda vae, cfg, judge=None: _Copy())
+    out = tmp_path / outcome
+    attack_mod._sweep(_IdentityVAE(), judge, tmp_path / "vae", tmp_path / "judge", out, AttackConfig(steps=1),
+                      SweepConfig(per_pair=3, min_judge_accuracy=0).resolved(3), data, torch.device("cpu"), False,
+                      attr_index=0)
+    s = read_summary(out)
+    assert s.n_attacked == s.n_pairs_formed == 18 and s.clean_recon_accuracy == 1.0
+    assert s.overall("target")["mean"] == s.overall("ignore")["mean"] == (1.0 if outcome == "target" else 0.0)
+    ex = pd.read_csv(out / "examples.csv")
+    f = xt.factors
+    for k, name in enumerate(ds.FACTOR_NAMES):
+        differs = (f[ex.src_index.to_numpy(), k] != f[ex.tgt_index.to_numpy(), k]).astype(int)
+        expect = differs if outcome == "target" else np.zeros_like(differs)
+        assert (ex[f"moved_{name}"].to_numpy() == expect).all()
+        assert s.factors_moved[name] == pytest.approx(expect.mean())
+    assert s.factors_moved["shape"] == (1.0 if outcome == "target" else 0.0)  # the attacked factor itself
+
+
+def test_strength_curve_over_a_factor_with_auddc(small_test_split: None, tmp_path: Path) -> None:
+    """A strength sweep on dSprites pairs over sweep.factor's values (6 scales: 30 ordered pairs) and
+    writes a curve with one point per value and its AUDDC."""
+    from vaerobust.config import AttackConfig, SweepConfig
+    from vaerobust.pipelines.strength import strength_sweep
+    from vaerobust.rundir import read_curve
+
+    vae, judge = _tiny_dsprites_vae(tmp_path), _factor_judge(tmp_path)
+    out = strength_sweep(vae, judge, tmp_path / "curve", AttackConfig(steps=2),
+                         SweepConfig(factor="scale", per_pair=1, min_judge_accuracy=0), "eps", [0.05, 0.2],
+                         device="cpu", progress=False)
+    curve = read_curve(out)
+    assert [p["value"] for p in curve.points] == [0.05, 0.2]
+    assert json.loads((out / "curve_settings.json").read_text())["sweep"]["classes"] == list(range(6))
+    s = read_summary(out / "points" / "eps=0.05")
+    assert np.array(s.results["n_pairs_total"]).sum() == 30 and set(s.factors_moved) == set(ds.FACTOR_NAMES)
+    assert np.isfinite(curve.auddc)

@@ -261,6 +261,10 @@ class AttackSummary:
     encoder_evaluations: int | None = None
     distances: dict[str, float | None] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)  # e.g. no source survived the clean filter
+    # data with ground-truth factors and a factor judge: per factor, the fraction of attacked
+    # examples whose adversarial reconstruction the judge reads with another value of that factor
+    # than the source's clean reconstruction (the attacked factor included); {} otherwise
+    factors_moved: dict[str, float | None] = field(default_factory=dict)
 
     @property
     def classes(self) -> list[int]:

@@ -54,6 +54,7 @@ from vaerobust.errors import ConfigError, NothingToMeasure, RunDirError
 from vaerobust.interrupts import interruptible
 from vaerobust.metrics.auddc import DISTANCE_COLUMNS
 from vaerobust.metrics.robustness import success_table
+from vaerobust.models.classifier import FactorView
 from vaerobust.models.encoding import features, predict, reconstruct
 from vaerobust.progress import progress_bar
 from vaerobust.rundir import (
@@ -190,7 +191,6 @@ def factor_judge(judge: Any, judge_dir: Path, data: DataConfig, sweep: SweepConf
     ``sweep.factor`` (null: the first factor, dSprites' shape, the data's own label) with its
     index into the factors and, if its held-out accuracy on that factor is below
     ``sweep.min_judge_accuracy``, why the factor is not used. Otherwise the judge as it is."""
-    from vaerobust.models.classifier import FactorView
     from vaerobust.rundir import read_judge_eval
 
     info = dataset_info(data)
@@ -249,6 +249,10 @@ def _sweep(vae: Any, judge: Any, vae_dir: Path, judge_dir: Path, out: Path, atta
     pairs["kept"] = (pairs.clean_pred == pairs.source) & (unreliable is None)
     for col in RESULT_COLUMNS:
         pairs[col] = -1 if col == "adv_pred" else np.nan
+    factor_names = list(dataset_info(data).factor_names or ()) if isinstance(judge, FactorView) else []
+    moved_cols = [f"moved_{n}" for n in factor_names]
+    for col in moved_cols:
+        pairs[col] = -1
     rows = np.flatnonzero(pairs.kept.to_numpy())
     accuracy = float((clean_pred[judged_rows] == y.numpy()[judged_rows]).mean())
     warnings = [unreliable] if unreliable is not None else [] if rows.size else [
@@ -275,12 +279,16 @@ def _sweep(vae: Any, judge: Any, vae_dir: Path, judge_dir: Path, out: Path, atta
             r = rows[start : start + sweep.batch_size]
             batch_file = part / f"batch-{start:08d}.npz"
             res = _read_batch(batch_file, r)
+            if res is not None and moved_cols and "moved" not in res:
+                res = None  # saved before factors were tracked: attack it again
             if res is None:
                 res = _attack_batch(atk, vae, judge, x, pairs, r, np.isin(r, keep_samples), sweep)
                 _check_finite(res, out)
                 files.write_bytes(batch_file, _npz_bytes(res))
             for col in RESULT_COLUMNS:
                 pairs.loc[r, col] = res[col]
+            for j, col in enumerate(moved_cols):
+                pairs.loc[r, col] = res["moved"][:, j]
             evaluations += int(res["evaluations"])
             if res["row"].size:
                 for k in SAMPLE_KEYS:
@@ -308,6 +316,7 @@ def _sweep(vae: Any, judge: Any, vae_dir: Path, judge_dir: Path, out: Path, atta
         distances={c: _mean(pairs.loc[rows, c]) for c in (*DISTANCE_COLUMNS, *SSIM_COLUMNS)
                    if c in DISTANCE_COLUMNS or pairs.loc[rows, c].notna().any()},
         warnings=warnings,
+        factors_moved={n: _mean(pairs.loc[rows, c]) for n, c in zip(factor_names, moved_cols)},
     )
     files.write_json(out / "summary.json", summary.to_json())
     mark_complete(out)
@@ -371,12 +380,21 @@ def _attack_batch(atk: Any, vae: Any, judge: Any, x: Tensor, pairs: pd.DataFrame
             "rows": r,
             "evaluations": np.array(evaluations, dtype=np.int64),
         }
+        if isinstance(judge, FactorView):  # which factors the attack moved, as the judge reads them
+            out["moved"] = factors_moved(judge.judge, rec, rec_src)
         sel = torch.as_tensor(np.flatnonzero(keep), device=dev)
         pics = {"x_src": xs, "x_tgt": xt, "x_adv": x_adv, "recon_adv": rec}
         out.update({k: v[sel].cpu().numpy() for k, v in pics.items()})
         out["recon_src"] = rec_src[sel].cpu().numpy()
         out["row"] = r[keep]
     return out
+
+
+def factors_moved(judge: Any, rec_adv: Tensor, rec_src: Tensor) -> np.ndarray:
+    """[B, F] int8: 1 where the factor judge reads factor f of the adversarial reconstruction with
+    another value than of the source's clean reconstruction (evaluation mode, argmax per head)."""
+    adv, src = judge.split(judge(rec_adv)), judge.split(judge(rec_src))
+    return torch.stack([a.argmax(1) != s.argmax(1) for a, s in zip(adv, src)], dim=1).to(torch.int8).cpu().numpy()
 
 
 def ms_ssim_rows(a: Tensor, b: Tensor) -> np.ndarray:

@@ -172,6 +172,7 @@ def _robustness(s: Any) -> dict[str, Any]:
         "hits_ignore": res["ignore"]["hits"], "hits_target": res["target"]["hits"],
         "seconds": s.seconds, "encoder_evaluations": s.encoder_evaluations, "image_steps": s.image_steps,
         "warnings": s.warnings, "test_data_sha256": s.data_sha256, "device": s.device,
+        "factors_moved": s.factors_moved,  # per factor: attacked examples whose judged value moved (factor judges)
         "distances": s.distances,  # means over the attacked examples (L2, L-inf, output and latent distances, MS-SSIM)
     }
 

@@ -25,10 +25,9 @@ import pandas as pd
 from vaerobust import __version__, files
 from vaerobust.attacks import ATTACKS
 from vaerobust.config import AttackConfig, DataConfig, SweepConfig, apply_overrides, to_dict
-from vaerobust.data import dataset_info
 from vaerobust.errors import ConfigError
 from vaerobust.metrics.auddc import LOG_KEYS, SWEEP_KEYS, point_from_means, summarise_curve
-from vaerobust.pipelines.attack import attack_sweep, resolve_attack
+from vaerobust.pipelines.attack import attack_sweep, check_sweep_fits_data, resolve_attack, sweep_classes
 from vaerobust.rundir import (
     CurveRecord,
     already_done,
@@ -116,7 +115,8 @@ def strength_sweep(
         raise ConfigError("strength_sweep: no grid values")
     ATTACKS.get(attack.name)  # an unknown attack fails here, before anything is written
     data = data or read_run_config(vae_dir).data
-    sweep = sweep.resolved(dataset_info(data).classes)
+    check_sweep_fits_data(data, sweep)
+    sweep = sweep.resolved(sweep_classes(data, sweep))  # a factor's values, an attribute's two, or the classes
     values = sorted(float(v) for v in values)
     points_cfg = [apply_overrides(attack, {key: int(v) if key == "steps" else v}) for v in values]  # range checks
     for acfg in points_cfg:
