@@ -47,6 +47,7 @@ from vaerobust.metrics.bootstrap import Outcomes, hierarchical_interval, paired_
 from vaerobust.pipelines.attack import check_sweep_fits_data, sweep_classes
 from vaerobust.pipelines.job import ERROR, JOB, RESULT, run_job
 from vaerobust.progress import progress_bar
+from vaerobust.report.correlations import correlations
 from vaerobust.report.study_page import is_missing, pooled_pair_tables, rows_at, write_study_report
 from vaerobust.rundir import ensure_same_settings, folder_lock, read_config, read_saved
 
@@ -432,8 +433,8 @@ def table(recs: list[dict[str, Any]]) -> pd.DataFrame:
     for r in recs:
         metrics = _flat_metrics(r.get("disentanglement") or {})
         for name, rob in r["robustness"].items():
-            row: dict[str, Any] = {"job": r["id"], "model": r["model"], **{k: r["grid"].get(k) for k in grid_keys},
-                                   "attack": name}
+            row: dict[str, Any] = {"job": r["id"], "model": r["model"], "objective": _objective_of(r),
+                                   **{k: r["grid"].get(k) for k in grid_keys}, "attack": name}
             for which in ("ignore", "target"):
                 o = rob[which]
                 row[f"as_{which}"], row[f"as_{which}_low"], row[f"as_{which}_high"] = o["mean"], o["ci_low"], o["ci_high"]
@@ -443,13 +444,20 @@ def table(recs: list[dict[str, Any]]) -> pd.DataFrame:
                         **{k: (r.get("reconstruction") or {}).get(k) for k in ("test_nll_per_image", "test_mse_per_pixel")},
                         "train_seconds": (r.get("timings") or {}).get("train"),
                         "attack_seconds": (r.get("timings") or {}).get(f"attack:{name}"), **metrics,
+                        # factor judges: the share of attacked examples whose judged value of each factor moved
+                        **{f"moved.{k}": v for k, v in (rob.get("factors_moved") or {}).items()},
                         # label-free closeness of the adversarial reconstruction to the target (older records: absent)
                         **{f"mean_{k}": v for k, v in (rob.get("distances") or {}).items()
                            if k in ("l2", "linf", "out_dist", "out_dist_clean", "ms_ssim", "ms_ssim_clean")}})
             rows.append(row)
-    cols = ["job", "model", *grid_keys, *RESULT_COLUMNS[2:]]
+    cols = ["job", "model", "objective", *grid_keys, *RESULT_COLUMNS[2:]]
     df = pd.DataFrame(rows)
     return df[[c for c in cols if c in df] + [c for c in df.columns if c not in cols]] if rows else pd.DataFrame(columns=cols)
+
+
+def _objective_of(rec: dict[str, Any]) -> str | None:
+    """The objective a job's model trained with (its run's ``objective.name``)."""
+    return (((rec.get("settings") or {}).get("run") or {}).get("objective") or {}).get("name")
 
 
 def _flat_metrics(m: dict[str, Any]) -> dict[str, float]:
@@ -636,6 +644,9 @@ def effects(df: pd.DataFrame, cfg: StudyConfig, seeds: Sequence[str], out: Path,
     return pd.DataFrame(rows)
 
 
+#: Above this many models, collect skips the paired differences of every pair of models.
+MAX_PAIRED_MODELS = 6
+
 RECORD_PATTERNS = ("study.yaml", "judges/*/job.json", "judges/*/result.json", "judges/*/error.json", "jobs/*/job.json",
                    "jobs/*/result.json", "jobs/*/error.json", "jobs/*/outcomes-*.csv.gz", "tables/*.csv",
                    "figures/examples/*.png")
@@ -700,7 +711,11 @@ def collect(out: str | Path) -> dict[str, Path]:
     from vaerobust.studies import get_study
 
     study = get_study(cfg.name if cfg else None)
-    diffs = differences(df, ["model", "attack", *seedless], seed_keys, out, recs, study.reference_order)
+    n_models = df.model.nunique()
+    # every pair of models is a paired bootstrap: with many models the correlations answer instead
+    diffs = (differences(df, ["model", "attack", *seedless], seed_keys, out, recs, study.reference_order)
+             if n_models <= MAX_PAIRED_MODELS else pd.DataFrame())
+    corr = correlations(df)
 
     def reference(model: str, which: str) -> float | None:
         v = study.reference_overall(model, which)
@@ -717,6 +732,8 @@ def collect(out: str | Path) -> dict[str, Path]:
         files.write_text(paths["summary.csv"], summ.to_csv(index=False))
         files.write_text(paths["differences.csv"], diffs.to_csv(index=False))
         files.write_text(paths["effects.csv"], effs.to_csv(index=False))
+        if not corr.empty:
+            paths["correlations.csv"] = files.write_text(out / "tables" / "correlations.csv", corr.to_csv(index=False))
     if cfg is not None:
         _, model_jobs = expand(cfg)
         baseline = {"attack": _slug(next(iter(cfg.attacks), cfg.attack.name)),
@@ -728,11 +745,17 @@ def collect(out: str | Path) -> dict[str, Path]:
         names = [_slug(n) for n in (cfg.attacks or {cfg.attack.name: {}})]
         small = [n for n in names if all(len(r["robustness"].get(n, {}).get("classes", [])) <= 2 for r in recs)]
         shown = list(dict.fromkeys(names[:1] + small))  # the baseline attack, and every small (2 x 2) one
-        draw_examples(out, recs, shown)
-        pair_tables = pooled_pair_tables(recs, shown)
+        pictured = recs
+        if n_models > MAX_PAIRED_MODELS:  # many models: the pictures and pair tables of one setting per objective
+            first = {o: m for o, m in zip(df.objective[::-1], df.model[::-1])}
+            pictured = [r for r in recs if r["model"] in set(first.values())]
+        draw_examples(out, recs=pictured, attacks=shown)
+        pair_tables = pooled_pair_tables(pictured, shown)
         paths.update(write_study_report(out, cfg.name, df, summ, diffs, effs, seedless, study,
                                         n_jobs=len(model_jobs), n_done=len(recs), baseline=baseline, judges=judges,
-                                        notes=notes, pair_tables=pair_tables))
+                                        notes=notes, pair_tables=pair_tables, correlations=corr,
+                                        min_judge_accuracy=cfg.sweep.min_judge_accuracy,
+                                        paired=n_models <= MAX_PAIRED_MODELS))
     return paths
 
 

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from vaerobust import __version__, files
+from vaerobust.report import correlations as corr_report
 from vaerobust.report import tables
 from vaerobust.report.document import Bullets, Document, Heading, Images, Paragraph, Quote, Table, render
 from vaerobust.report.figures import _plt, save_png
@@ -308,7 +309,9 @@ def write_study_report(out: Path, name: str, results: pd.DataFrame, summary: pd.
                        effects: pd.DataFrame, keys: list[str], study: Any, n_jobs: int, n_done: int,
                        baseline: dict[str, Any] | None = None, judges: list[dict[str, Any]] | None = None,
                        notes: list[tuple[str, str, str]] | None = None,
-                       pair_tables: list[tuple[str, str, Table]] | None = None) -> dict[str, Path]:
+                       pair_tables: list[tuple[str, str, Table]] | None = None,
+                       correlations: pd.DataFrame | None = None, min_judge_accuracy: float | None = None,
+                       paired: bool = True) -> dict[str, Path]:
     """``report.md``, ``report.html`` and ``figures/seeds.png`` of the study in ``out`` (paths returned).
 
     ``baseline`` (the first attack and the first value of every grid axis): the findings state the
@@ -332,9 +335,26 @@ def write_study_report(out: Path, name: str, results: pd.DataFrame, summary: pd.
         doc.add(Quote("**Read with care:**", warnings))
     headline = rows_at(diffs, baseline) if baseline and not diffs.empty else diffs
     statements = difference_sentences(headline, [k for k in ["attack", *keys] if k in diffs.columns], ref, unequal)
-    statements += effect_sentences(effects, ref)
+    if paired:
+        statements += effect_sentences(effects, ref)
+    if not paired:
+        statements.append(f"{results.model.nunique()} models: no paired differences between every two of them, and what "
+                          "each attack does against the baseline attack is in the table below, not in sentences (the "
+                          "correlations answer the study's question)")
     if statements:
         doc.add(Heading(2, "Findings (generated from the numbers below)"), Bullets(statements))
+    if correlations is not None and not correlations.empty:
+        doc.add(*corr_report.section(correlations, out, results))
+    unreliable = {n for j in judges or [] for n, v in (j.get("factors") or {}).items()
+                  if min_judge_accuracy is not None and (_num(v.get("accuracy")) or 0.0) < min_judge_accuracy}
+    moved = corr_report.moved_table(results, unreliable)
+    if moved is not None:
+        doc.add(Heading(2, "Which factors the attacks moved"),
+                Paragraph("Per setting and attack, the mean over seeds of the share of attacked examples whose "
+                          "adversarial reconstruction the factor judge reads with another value of the factor than the "
+                          "source's clean reconstruction (the attacked factor included). A factor marked unreliable is "
+                          f"one the judge reads below min_judge_accuracy = {min_judge_accuracy:g} on held-out images: "
+                          "its share mixes the attack with the judge's own errors."), moved)
     fig = seeds_png(results, summary, keys, study, out / "figures" / "seeds.png") if not summary.empty else None
     doc.add(Heading(2, "Per model: the mean over seeds with a 95% interval that includes training"),
             Paragraph("Interval: hierarchical bootstrap (resample the seeds, then the source images with all their "

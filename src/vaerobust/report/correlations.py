@@ -1,0 +1,153 @@
+"""Disentanglement against robustness across a study's models: the tables, figures and sentences of
+``vaerobust study collect`` (issue 10, part 5), built from the study's results table alone.
+
+A study whose models have factor metrics (a dataset with a ground-truth factor grid, e.g. dSprites)
+gets, per attack sweep, for each (disentanglement metric, robustness figure) pair the rank
+correlations of :func:`vaerobust.metrics.correlation.correlation_table`: over all models (plain,
+and partial given the confounds :data:`CONTROLS`), within each objective (strength and seed
+varying) and across the objectives' means. The bootstrap resamples *settings* (a model name: the
+training seeds of one setting are not independent models). Attack success is a figure where
+higher means less robust, so a positive correlation with an interval above 0 reads "more
+disentangled, less robust".
+
+- ``tables/correlations.csv``: every row (:data:`vaerobust.metrics.correlation.TABLE_COLUMNS` and
+  ``attack``);
+- ``figures/scatter-<attack>.png``: metric (columns) against figure (rows), a point per model job;
+- the report's section "Are more disentangled models less robust?" (:func:`section`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from vaerobust.metrics.correlation import LESS_ROBUST, MORE_ROBUST, NO_EVIDENCE, correlation_table
+from vaerobust.report import tables
+from vaerobust.report.document import Bullets, Heading, Images, Paragraph, Table
+
+#: The headline value of each disentanglement metric (a column of the study table): higher = more disentangled.
+METRICS = {"beta_vae.eval_accuracy": "BetaVAE score", "factor_vae.eval_accuracy": "FactorVAE score", "mig.mig": "MIG",
+           "sap.sap": "SAP", "dci.disentanglement": "DCI disentanglement"}
+#: Robustness figures (attack success: higher = less robust).
+FIGURES = {"as_ignore": "AS ignore-target", "as_target": "AS target"}
+#: The confounds the partial correlations control for: reconstruction error and the posterior's scale.
+CONTROLS = ("test_mse_per_pixel", "mean_sigma_active")
+CLUSTER = "model"  # a setting: its seeds form one bootstrap cluster
+
+
+def available(results: pd.DataFrame) -> list[str]:
+    """The metrics of :data:`METRICS` the table has a finite value of (none: the study has no factor metrics)."""
+    return [m for m in METRICS if m in results.columns and pd.to_numeric(results[m], errors="coerce").notna().any()]
+
+
+def correlations(results: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """Every correlation row, per attack sweep (empty if the study has no factor metrics)."""
+    metrics = available(results)
+    if not metrics or results.empty:
+        return pd.DataFrame()
+    controls = [c for c in CONTROLS if c in results.columns and pd.to_numeric(results[c], errors="coerce").notna().any()]
+    group = "objective" if "objective" in results.columns else None
+    parts = []
+    for attack, part in results.groupby("attack", sort=False):
+        t = correlation_table(part.reset_index(drop=True), metrics, list(FIGURES), controls=controls, group=group,
+                              cluster=CLUSTER if CLUSTER in part.columns else None, n_boot=n_boot, seed=seed)
+        parts.append(t.assign(attack=attack))
+    out = pd.concat(parts, ignore_index=True)
+    return out[["attack", *[c for c in out.columns if c != "attack"]]]
+
+
+def _cell(row: pd.Series | None) -> str:
+    if row is None or not np.isfinite(float(row["rho"])):
+        return tables.NA
+    lo, hi = float(row["low"]), float(row["high"])
+    ci = f" [{lo:+.2f}, {hi:+.2f}]" if np.isfinite(lo) and np.isfinite(hi) else ""
+    return f"{float(row['rho']):+.2f}{ci} (n {int(row['n'])})"
+
+
+def _one(t: pd.DataFrame, scope: str, partial: bool) -> pd.Series | None:
+    sel = t[(t.scope == scope) & ((t.controls.fillna("") != "") == partial)]
+    return None if sel.empty else sel.iloc[0]
+
+
+def _short(verdict: str) -> str:
+    return {LESS_ROBUST: "less robust", MORE_ROBUST: "more robust", NO_EVIDENCE: "no evidence either way"}.get(verdict, verdict)
+
+
+def answer_table(corr: pd.DataFrame, attack: str) -> Table:
+    """One attack's answer: per (metric, figure) the correlation over all models, the partial one, the one
+    across objectives, and the verdict of each of the first two."""
+    rows = []
+    part = corr[corr.attack == attack]
+    for (metric, figure), t in part.groupby(["metric", "figure"], sort=False):
+        plain, partial = _one(t, "all models", False), _one(t, "all models", True)
+        across = next((r for _, r in t.iterrows() if str(r.scope).startswith("across")), None)
+        rows.append([METRICS.get(metric, metric), FIGURES.get(figure, figure), _cell(plain), _cell(partial), _cell(across),
+                     _short(str(plain["verdict"])) if plain is not None else tables.NA,
+                     _short(str(partial["verdict"])) if partial is not None else tables.NA])
+    return Table(["metric", "figure", "all models: rho [95%]", "controlling for the confounds", "across objectives",
+                  "more disentangled is ...", "... controlling"], rows)
+
+
+def within_table(corr: pd.DataFrame, attack: str, figure: str = "as_ignore") -> Table | None:
+    """Within each objective (its strengths and seeds): rho [95%] of each metric with ``figure``."""
+    part = corr[(corr.attack == attack) & (corr.figure == figure) & corr.scope.str.startswith("within")]
+    if part.empty:
+        return None
+    groups = list(dict.fromkeys(part.scope))
+    rows = [[METRICS.get(m, m), *[_cell(_one(part[part.metric == m], g, False)) for g in groups]]
+            for m in dict.fromkeys(part.metric)]
+    return Table(["metric", *[g.removeprefix("within ") for g in groups]], rows)
+
+
+def section(corr: pd.DataFrame, out: Path, results: pd.DataFrame) -> list[Any]:
+    """The report's blocks (empty without correlations); draws ``figures/scatter-<attack>.png``."""
+    if corr.empty:
+        return []
+    from vaerobust.report.scatter import scatter_grid_png
+
+    controls = next((c for c in corr.controls if isinstance(c, str) and c), "")
+    blocks: list[Any] = [
+        Heading(2, "Are more disentangled models less robust?"),
+        Paragraph("Spearman's rank correlation over the model jobs between each disentanglement metric (higher = more "
+                  "disentangled) and each attack-success figure (higher = less robust), with a 95% bootstrap interval "
+                  "that resamples settings (the training seeds of a setting are drawn together); partial correlations "
+                  f"control for {controls or 'nothing'} (ranks regressed out); across objectives: "
+                  "over the objectives' means. A verdict needs the interval to exclude 0: otherwise "
+                  "\"no evidence either way\". Every row is in `tables/correlations.csv`."),
+    ]
+    for attack in dict.fromkeys(corr.attack):
+        t = corr[(corr.attack == attack) & (corr.scope == "all models")]
+        blocks += [Heading(3, f"Attack {attack}"), answer_table(corr, attack),
+                   Bullets([str(s) for s in t.sentence])]
+        within = within_table(corr, attack)
+        if within is not None:
+            blocks += [Paragraph(f"Within each objective (its strengths and seeds), with {FIGURES['as_ignore']}:"), within]
+        part = results[results.attack == attack]
+        metrics = [m for m in METRICS if m in set(corr.metric)]
+        png = scatter_grid_png(part, metrics, list(FIGURES), out / "figures" / f"scatter-{attack}.png",
+                               color="objective" if "objective" in part.columns else None,
+                               title=f"attack {attack}: disentanglement (columns) against attack success (rows)")
+        blocks.append(Images([(f"attack {attack}: each model job", str(png.relative_to(out)))]))
+    return blocks
+
+
+def moved_table(results: pd.DataFrame, unreliable: set[str]) -> Table | None:
+    """Which factors the attacks moved (as the factor judge reads them): per setting and attack, the
+    mean over seeds of the share of attacked examples whose judged value of each factor changed;
+    factors the judge reads below the sweeps' ``min_judge_accuracy`` are marked."""
+    cols = [c for c in results.columns if c.startswith("moved.")]
+    if not cols:
+        return None
+    g = results.groupby(["model", "attack"], sort=False)[cols].mean(numeric_only=True).reset_index()
+    names = [c.removeprefix("moved.") for c in cols]
+    header = ["model", "attack", *[n + (" (unreliable)" if n in unreliable else "") for n in names]]
+    rows = [[str(r["model"]), str(r["attack"]), *[tables.NA if not np.isfinite(r[c]) else f"{100 * r[c]:.0f}%" for c in cols]]
+            for _, r in g.iterrows()]
+    return Table(header, rows)
+
+
+__all__ = ["CONTROLS", "FIGURES", "METRICS", "answer_table", "available", "correlations", "moved_table", "section",
+           "within_table"]

@@ -1,0 +1,110 @@
+"""Disentanglement against robustness in `study collect` (issue 10, part 5): the preset's wiring,
+and the correlation tables and report built from job records with a planted relation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from vaerobust import files
+from vaerobust.metrics.correlation import LESS_ROBUST, NO_EVIDENCE
+from vaerobust.pipelines import study
+from vaerobust.report import correlations as corr_report
+
+
+def test_the_preset_has_57_models_of_seven_objectives_with_the_papers_network() -> None:
+    cfg = study.resolve("dsprites-robustness")
+    judges, models = study.expand(cfg)
+    objectives = [j.spec["run"]["objective"]["name"] for j in models]
+    assert len(models) == 57 and len(judges) == 1
+    counts = {o: objectives.count(o) for o in set(objectives)}
+    assert counts.pop("elbo") == 3 and set(counts) == {"beta_vae", "capacity", "factor_vae", "beta_tcvae", "dip_vae",
+                                                       "jointvae"}
+    assert all(n == 9 for n in counts.values())  # 3 strengths x 3 seeds
+    assert {j.spec["run"]["data"]["name"] for j in models} == {"dsprites"}
+    assert all(j.spec["attacks"] == ["latent", "output", "kl"] for j in models)
+    assert judges[0].spec["judge"]["classifier"]["arch"] == "factors64"
+    assert models[0].spec["evaluate"]["dci_predictor"] == "fast"
+    assert models[0].spec["sweep:latent"]["factor"] == "shape" and models[0].spec["sweep:latent"]["classes"] == [0, 1, 2]
+
+
+def _outcome(mean: float, n: int = 60) -> dict:
+    return {"mean": mean, "ci_low": max(mean - 0.1, 0.0), "ci_high": min(mean + 0.1, 1.0), "pairs": 6}
+
+
+def _record(job: study.Job, mig: float, sap: float, as_ignore: float, mse: float, sigma: float) -> dict:
+    k = [[0, 20, 20], [20, 0, 20], [20, 20, 0]]
+    hits = [[0, round(20 * as_ignore)] * 1 + [round(20 * as_ignore)]] * 3
+    rob = {"ignore": _outcome(as_ignore), "target": _outcome(as_ignore / 2), "n_pairs_formed": 120, "n_attacked": 120,
+           "clean_recon_accuracy": 0.95, "classes": [0, 1, 2], "n_kept": k, "n_pairs_total": k, "hits_ignore": hits,
+           "hits_target": hits, "warnings": [], "distances": {"l2": 1.0},
+           "factors_moved": {"shape": as_ignore, "scale": 0.1, "orientation": 0.5}}
+    return {"id": job.id, "kind": "model", "study": "dsprites-robustness", "model": job.spec["model"],
+            "grid": job.spec["grid"], "settings": {"run": job.spec["run"], "judge": job.spec["judge_id"], "attacks": {}},
+            "judge": {"id": job.spec["judge_id"], "test_accuracy": 0.9},
+            "robustness": {"latent": rob, "kl": {**rob, "ignore": _outcome(0.5), "target": _outcome(0.2)}},
+            "disentanglement": {"mig": {"mig": mig}, "sap": {"sap": sap},
+                                "active_dims": {"active": 6, "mean_sigma_active": sigma}},
+            "reconstruction": {"test_nll_per_image": 30.0, "test_mse_per_pixel": mse}, "timings": {"train": 1.0}}
+
+
+@pytest.fixture(scope="module")
+def collected(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A dsprites-robustness folder whose 57 records plant: AS ignore-target (latent) rises with MIG
+    (through the setting: a cluster effect, plus noise); SAP and both confounds are noise."""
+    out = tmp_path_factory.mktemp("dsp")
+    cfg = study.resolve("dsprites-robustness")
+    judges, models = study.expand(cfg)
+    study.write_jobs(out, cfg, judges, models)
+    files.write_json(out / judges[0].folder / "result.json", {
+        "id": judges[0].id, "kind": "judge", "judge": judges[0].spec["judge"], "test_accuracy": 0.8, "n_test": 10000,
+        "steps": 100, "factors": {"shape": {"accuracy": 0.99, "chance": 1 / 3}, "scale": {"accuracy": 0.95, "chance": 1 / 6},
+                                  "orientation": {"accuracy": 0.3, "chance": 1 / 40}}})
+    rng = np.random.default_rng(3)
+    setting = {m: i for i, m in enumerate(cfg.models)}
+    for job in models:
+        level = setting[job.spec["model"]] / len(setting)
+        mig = level + rng.normal(0, 0.03)
+        rec = _record(job, mig=mig, sap=float(rng.random()), as_ignore=float(np.clip(0.1 + 0.8 * level + rng.normal(0, 0.03), 0, 1)),
+                      mse=float(rng.random()), sigma=float(rng.random()))
+        files.write_json(out / job.folder / "result.json", rec)
+    study.collect(out)
+    return out
+
+
+def test_collect_writes_the_correlations_and_recovers_the_planted_relation(collected: Path) -> None:
+    corr = pd.read_csv(collected / "tables" / "correlations.csv")
+    assert set(corr.attack) == {"latent", "kl"} and set(corr.metric) == {"mig.mig", "sap.sap"}
+    allm = corr[(corr.attack == "latent") & (corr.scope == "all models") & corr.controls.isna()].set_index(["metric", "figure"])
+    planted = allm.loc[("mig.mig", "as_ignore")]
+    assert planted.n == 57 and planted.rho > 0.9 and planted.low > 0.5 and planted.verdict == LESS_ROBUST
+    assert allm.loc[("sap.sap", "as_ignore")].verdict == NO_EVIDENCE  # noise: the interval covers 0
+    assert allm.loc[("sap.sap", "as_ignore")].low < 0 < allm.loc[("sap.sap", "as_ignore")].high
+    partial = corr[(corr.attack == "latent") & (corr.scope == "all models") & corr.controls.notna()]
+    assert set(partial.controls) == {"test_mse_per_pixel, mean_sigma_active"}
+    assert partial.set_index(["metric", "figure"]).loc[("mig.mig", "as_ignore")].verdict == LESS_ROBUST
+    scopes = set(corr.scope)
+    assert {"within beta_vae", "within elbo", "across objectives"} <= scopes
+    assert corr[(corr.scope == "within beta_vae") & (corr.metric == "mig.mig")].n.iloc[0] == 9
+    assert corr[(corr.scope == "across objectives")].n.max() == 7
+    # the kl sweep's success is the same everywhere: its correlations are undefined, never a direction
+    assert set(corr[(corr.attack == "kl") & (corr.figure == "as_ignore")].verdict) == {"not enough models"}
+
+
+def test_the_report_answers_per_attack_and_skips_pairwise_differences(collected: Path) -> None:
+    text = (collected / "report.md").read_text()
+    assert "## Are more disentangled models less robust?" in text and "### Attack latent" in text
+    assert "more disentangled, less robust" in text and "no evidence either way" in text
+    assert "19 models: no paired differences" in text
+    assert (collected / "figures" / "scatter-latent.png").read_bytes()[:4] == b"\x89PNG"
+    assert "## Which factors the attacks moved" in text and "orientation (unreliable)" in text
+    assert "scale (unreliable)" not in text
+    assert (collected / "tables" / "differences.csv").read_text().strip() == ""  # 19 models: none computed
+
+
+def test_no_factor_metrics_no_correlations() -> None:
+    df = pd.DataFrame({"model": ["a", "b"], "attack": ["latent"] * 2, "as_ignore": [0.1, 0.2], "active_dims": [3, 4]})
+    assert corr_report.available(df) == [] and corr_report.correlations(df).empty
