@@ -108,3 +108,13 @@ def test_the_report_answers_per_attack_and_skips_pairwise_differences(collected:
 def test_no_factor_metrics_no_correlations() -> None:
     df = pd.DataFrame({"model": ["a", "b"], "attack": ["latent"] * 2, "as_ignore": [0.1, 0.2], "active_dims": [3, 4]})
     assert corr_report.available(df) == [] and corr_report.correlations(df).empty
+
+
+def test_jobs_run_grid_point_by_grid_point() -> None:
+    """Every setting at seed 0 before any at seed 1: a study stopped early covers every model once."""
+    cfg = study.resolve("dsprites-robustness")
+    _, models = study.expand(cfg)
+    order = study.by_point(cfg, models)
+    seeds = [j.spec["grid"]["train.seed"] for j in order]
+    assert seeds == sorted(seeds) and sorted(j.id for j in order) == sorted(j.id for j in models)
+    assert [j.spec["model"] for j in order[:19]] == list(cfg.models)

@@ -354,7 +354,8 @@ def run(study: str | StudyConfig, out: str | Path, backend: str = "local", worke
             for j in blocked:
                 if job_state(out, j).state != "done":
                     on_result({"job": j.id, "state": "blocked", "error": f"its judge {j.spec['judge_id']} did not finish"})
-            ex.run([str(out / j.folder) for j in todo([j for j in models if j not in blocked])], run_job, on_result)
+            ex.run([str(out / j.folder) for j in todo([j for j in by_point(cfg, models) if j not in blocked])], run_job,
+                   on_result)
         except KeyboardInterrupt:
             raise Interrupted(f"study {out} interrupted after {_n(counts)} of {len(all_jobs)} jobs; each job keeps "
                               "what it finished: run the same command to resume") from None
@@ -365,6 +366,16 @@ def run(study: str | StudyConfig, out: str | Path, backend: str = "local", worke
     echo(f"study {cfg.name!r}: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) +
          f" in {_fmt(time.perf_counter() - t0)}; `vaerobust study status {out}` shows each job")
     return counts
+
+
+def by_point(cfg: StudyConfig, models: list[Job]) -> list[Job]:
+    """The model jobs in the order they run: grid point by grid point (every model at the first seed,
+    then every model at the next), so a study stopped early holds each model once before any twice."""
+    def position(job: Job) -> tuple[int, ...]:
+        return tuple(next(i for i, v in enumerate(cfg.grid[k]) if _same_value(job.spec["grid"][k], v) or
+                          job.spec["grid"][k] == v) for k in cfg.grid)
+
+    return sorted(models, key=position)  # stable: the models keep their order within a point
 
 
 def _n(counts: dict[str, int]) -> int:
