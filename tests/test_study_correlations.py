@@ -25,10 +25,11 @@ def test_the_preset_has_57_models_of_seven_objectives_with_the_papers_network() 
                                                        "jointvae"}
     assert all(n == 9 for n in counts.values())  # 3 strengths x 3 seeds
     assert {j.spec["run"]["data"]["name"] for j in models} == {"dsprites"}
-    assert all(j.spec["attacks"] == ["latent", "output", "kl"] for j in models)
+    assert all(j.spec["attacks"] == ["latent", "output", "kl", "latent_shape"] for j in models)
     assert judges[0].spec["judge"]["classifier"]["arch"] == "factors64"
     assert models[0].spec["evaluate"]["dci_predictor"] == "fast"
-    assert models[0].spec["sweep:latent"]["factor"] == "shape" and models[0].spec["sweep:latent"]["classes"] == [0, 1, 2]
+    assert models[0].spec["sweep:latent"]["factor"] == "scale" and models[0].spec["sweep:latent"]["classes"] == list(range(6))
+    assert models[0].spec["sweep:latent_shape"]["factor"] == "shape" and models[0].spec["sweep:latent_shape"]["classes"] == [0, 1, 2]
 
 
 def _outcome(mean: float, n: int = 60) -> dict:
