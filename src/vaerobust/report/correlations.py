@@ -120,10 +120,15 @@ def section(corr: pd.DataFrame, out: Path, results: pd.DataFrame) -> list[Any]:
     ]
     for attack in dict.fromkeys(corr.attack):
         t = corr[(corr.attack == attack) & (corr.scope == "all models")]
-        blocks += [Heading(3, f"Attack {attack}"), answer_table(corr, attack),
-                   Bullets([str(s) for s in t.sentence])]
+        defined = np.isfinite(pd.to_numeric(t.rho, errors="coerce").to_numpy(dtype=float))
+        said = [str(s) for s in t.sentence[defined]]
+        if (~defined).any():
+            n = int(pd.to_numeric(t.n, errors="coerce").max()) if len(t) else 0
+            said.append(f"{int((~defined).sum())} of {len(t)} correlations over all models are undefined (fewer than 3 "
+                        f"models with both figures, or a constant figure; here at most {n}): not enough models.")
+        blocks += [Heading(3, f"Attack {attack}"), answer_table(corr, attack), Bullets(said)]
         within = within_table(corr, attack)
-        if within is not None:
+        if within is not None and any(c != tables.NA for row in within.rows for c in row[1:]):
             blocks += [Paragraph(f"Within each objective (its strengths and seeds), with {FIGURES['as_ignore']}:"), within]
         part = results[results.attack == attack]
         metrics = [m for m in METRICS if m in set(corr.metric)]
