@@ -32,13 +32,13 @@ def test_the_preset_has_57_models_of_seven_objectives_with_the_papers_network() 
     assert models[0].spec["sweep:latent_shape"]["factor"] == "shape" and models[0].spec["sweep:latent_shape"]["classes"] == [0, 1, 2]
 
 
-def _outcome(mean: float, n: int = 60) -> dict:
+def _outcome(mean: float) -> dict:
     return {"mean": mean, "ci_low": max(mean - 0.1, 0.0), "ci_high": min(mean + 0.1, 1.0), "pairs": 6}
 
 
 def _record(job: study.Job, mig: float, sap: float, as_ignore: float, mse: float, sigma: float) -> dict:
     k = [[0, 20, 20], [20, 0, 20], [20, 20, 0]]
-    hits = [[0, round(20 * as_ignore)] * 1 + [round(20 * as_ignore)]] * 3
+    hits = [[0 if i == j else round(20 * as_ignore) for j in range(3)] for i in range(3)]
     rob = {"ignore": _outcome(as_ignore), "target": _outcome(as_ignore / 2), "n_pairs_formed": 120, "n_attacked": 120,
            "clean_recon_accuracy": 0.95, "classes": [0, 1, 2], "n_kept": k, "n_pairs_total": k, "hits_ignore": hits,
            "hits_target": hits, "warnings": [], "distances": {"l2": 1.0},

@@ -287,8 +287,8 @@ def _sweep(vae: Any, judge: Any, vae_dir: Path, judge_dir: Path, out: Path, atta
                 files.write_bytes(batch_file, _npz_bytes(res))
             for col in RESULT_COLUMNS:
                 pairs.loc[r, col] = res[col]
-            for j, col in enumerate(moved_cols):
-                pairs.loc[r, col] = res["moved"][:, j]
+            if moved_cols:
+                pairs.loc[r, moved_cols] = res["moved"]
             evaluations += int(res["evaluations"])
             if res["row"].size:
                 for k in SAMPLE_KEYS:

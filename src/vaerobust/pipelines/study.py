@@ -372,8 +372,7 @@ def by_point(cfg: StudyConfig, models: list[Job]) -> list[Job]:
     """The model jobs in the order they run: grid point by grid point (every model at the first seed,
     then every model at the next), so a study stopped early holds each model once before any twice."""
     def position(job: Job) -> tuple[int, ...]:
-        return tuple(next(i for i, v in enumerate(cfg.grid[k]) if _same_value(job.spec["grid"][k], v) or
-                          job.spec["grid"][k] == v) for k in cfg.grid)
+        return tuple(next(i for i, v in enumerate(cfg.grid[k]) if _same_value(job.spec["grid"][k], v)) for k in cfg.grid)
 
     return sorted(models, key=position)  # stable: the models keep their order within a point
 
@@ -758,8 +757,8 @@ def collect(out: str | Path) -> dict[str, Path]:
         shown = list(dict.fromkeys(names[:1] + small))  # the baseline attack, and every small (2 x 2) one
         pictured = recs
         if n_models > MAX_PAIRED_MODELS:  # many models: the pictures and pair tables of one setting per objective
-            first = {o: m for o, m in zip(df.objective[::-1], df.model[::-1])}
-            pictured = [r for r in recs if r["model"] in set(first.values())]
+            first = set(df.drop_duplicates("objective").model)  # each objective's first setting
+            pictured = [r for r in recs if r["model"] in first]
         draw_examples(out, recs=pictured, attacks=shown)
         pair_tables = pooled_pair_tables(pictured, shown)
         paths.update(write_study_report(out, cfg.name, df, summ, diffs, effs, seedless, study,

@@ -337,7 +337,7 @@ def write_study_report(out: Path, name: str, results: pd.DataFrame, summary: pd.
     statements = difference_sentences(headline, [k for k in ["attack", *keys] if k in diffs.columns], ref, unequal)
     if paired:
         statements += effect_sentences(effects, ref)
-    if not paired:
+    else:
         statements.append(f"{results.model.nunique()} models: no paired differences between every two of them, and what "
                           "each attack does against the baseline attack is in the table below, not in sentences (the "
                           "correlations answer the study's question)")
