@@ -13,7 +13,7 @@ from vaerobust import files
 from vaerobust.backends import LocalBackend, build_backend
 from vaerobust.config import StudyConfig, from_dict
 from vaerobust.errors import ConfigError, UnknownNameError
-from vaerobust.pipelines import study
+from vaerobust.pipelines import job, study
 
 TINY = {
     "name": "tiny",
@@ -180,6 +180,44 @@ def test_running_again_skips_finished_jobs_and_retry_failed_reruns_only_those(
     assert counts == {"done": 5, "failed": 2} and done.stat().st_mtime_ns == before
     assert sum("already finished" in ln for ln in lines) == 5
     assert sum(": failed in" in ln and "TrainingDiverged" in ln for ln in lines) == 2  # run again, not skipped
+
+
+def test_a_study_continued_from_its_published_records_trains_its_judge_again(
+        ran: tuple[Path, list[str], dict], tmp_path: Path) -> None:
+    out, _, _ = ran
+    spec = cfg(models={**TINY["models"], "bad": {"train.lr": 1e30}})
+    judge = next(out.glob("judges/*"))
+    first = files.read_json(judge / "result.json")
+    assert first["weights_sha256"] == job.weights_sha256(judge / "judge")
+    # every model job finished: the records alone are enough, nothing trains again
+    full = tmp_path / "full"
+    study.export(out, full)
+    lines: list[str] = []
+    assert study.run(spec, full, workers=2, device="cpu", progress=False, echo=lines.append) == {"done": 5, "failed": 2}
+    assert not any("trains again" in ln for ln in lines) and not (full / judge.relative_to(out) / "judge").exists()
+    # one model job left to run: its judge's weights are needed, so the judge trains again
+    part = tmp_path / "part"
+    study.export(out, part)
+    (part / "jobs" / "plain__train.seed=1" / "result.json").unlink()
+    lines.clear()
+    assert study.run(spec, part, workers=2, device="cpu", progress=False, echo=lines.append) == {"done": 5, "failed": 2}
+    again = part / judge.relative_to(out)
+    assert files.read_json(again / job.PREVIOUS) == first  # the earlier record is kept
+    rec = files.read_json(again / "result.json")
+    assert rec["retrained"]["same_weights"] is True  # the same seed and thread count on a CPU: the same network
+    assert rec["retrained"]["previous_test_accuracy"] == first["test_accuracy"] == rec["test_accuracy"]
+    assert any(f"{judge.name}: its record has no weights" in ln for ln in lines)
+    assert any(f"{judge.name}: trained again to the same weights" in ln for ln in lines)
+    assert files.read_json(part / "jobs" / "plain__train.seed=1" / "result.json")["model"] == "plain"
+
+
+def test_how_a_judge_trained_again_compares_is_said_in_one_line() -> None:
+    before = {"test_accuracy": 0.84, "weights_sha256": "a"}
+    other = job.compare_judges(before, {"test_accuracy": 0.83, "weights_sha256": "b"})
+    assert other["same_weights"] is False and "OTHER weights" in study.retrained_text(other)
+    assert "0.8300 (earlier 0.8400)" in study.retrained_text(other)
+    unknown = job.compare_judges({"test_accuracy": 0.84}, {"test_accuracy": 0.84, "weights_sha256": "b"})
+    assert unknown["same_weights"] is None and "no weights hash" in study.retrained_text(unknown)
 
 
 def test_another_study_in_the_same_folder_is_refused(ran: tuple[Path, list[str], dict]) -> None:

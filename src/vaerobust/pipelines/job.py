@@ -35,6 +35,8 @@ from vaerobust.rundir import read_judge_eval, read_meta, read_summary
 
 JOB = "job.json"
 RESULT = "result.json"
+#: a judge's earlier record, set aside when its weights were missing and it trained again
+PREVIOUS = "result.previous.json"
 ERROR = "error.json"
 TRACEBACK = "traceback.txt"
 
@@ -83,11 +85,29 @@ def _judge_job(folder: Path, spec: dict[str, Any]) -> None:
     t0 = time.perf_counter()
     train_classifier(cfg, folder / "judge", device=_device(spec), progress=False)
     ev = read_judge_eval(folder / "judge")
-    files.write_json(folder / RESULT, {"id": spec["id"], "kind": "judge", "judge": spec["judge"],
-                                       "test_accuracy": ev.test_accuracy, "n_test": ev.n_test, "steps": ev.steps,
-                                       **({"attributes": ev.attributes} if ev.attributes else {}),
-                                       **({"factors": ev.factors} if ev.factors else {}),
-                                       "seconds": time.perf_counter() - t0, "provenance": _provenance(spec)})
+    rec = {"id": spec["id"], "kind": "judge", "judge": spec["judge"], "test_accuracy": ev.test_accuracy,
+           "n_test": ev.n_test, "steps": ev.steps, **({"attributes": ev.attributes} if ev.attributes else {}),
+           **({"factors": ev.factors} if ev.factors else {}), "weights_sha256": weights_sha256(folder / "judge"),
+           "seconds": time.perf_counter() - t0, "provenance": _provenance(spec)}
+    if (folder / PREVIOUS).is_file():  # trained again because the weights were missing: say how it compares
+        rec["retrained"] = compare_judges(files.read_json(folder / PREVIOUS), rec)
+    files.write_json(folder / RESULT, rec)
+
+
+def weights_sha256(run_dir: Path) -> str:
+    """The sha256 of a run's ``model.safetensors``."""
+    import hashlib
+
+    return hashlib.sha256((Path(run_dir) / "model.safetensors").read_bytes()).hexdigest()
+
+
+def compare_judges(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """How a judge trained again compares with its earlier record: the same weights (None where the
+    earlier record has no hash), and the earlier and the new test accuracy."""
+    old = before.get("weights_sha256")
+    return {"same_weights": None if old is None else old == after["weights_sha256"],
+            "previous_weights_sha256": old, "previous_test_accuracy": before.get("test_accuracy"),
+            "test_accuracy": after["test_accuracy"]}
 
 
 def _model_job(folder: Path, spec: dict[str, Any]) -> None:
@@ -202,4 +222,4 @@ def _provenance(spec: dict[str, Any]) -> dict[str, Any]:
             "host": platform.node(), "device": _device(spec), "finished": _now()}
 
 
-__all__ = ["ERROR", "JOB", "RESULT", "TRACEBACK", "run_job"]
+__all__ = ["ERROR", "JOB", "PREVIOUS", "RESULT", "TRACEBACK", "compare_judges", "run_job", "weights_sha256"]

@@ -45,11 +45,11 @@ from vaerobust.config import (
 from vaerobust.errors import ConfigError, Interrupted, RunDirError
 from vaerobust.metrics.bootstrap import Outcomes, hierarchical_interval, paired_difference
 from vaerobust.pipelines.attack import check_sweep_fits_data, sweep_classes
-from vaerobust.pipelines.job import ERROR, JOB, RESULT, run_job
+from vaerobust.pipelines.job import ERROR, JOB, PREVIOUS, RESULT, run_job
 from vaerobust.progress import progress_bar
 from vaerobust.report.correlations import correlations
 from vaerobust.report.study_page import is_missing, pooled_pair_tables, rows_at, write_study_report
-from vaerobust.rundir import ensure_same_settings, folder_lock, read_config, read_saved
+from vaerobust.rundir import COMPLETE, ensure_same_settings, folder_lock, read_config, read_saved
 
 RUN_SECTIONS = ("data", "model", "objective", "train")
 
@@ -282,6 +282,28 @@ def job_state(out: Path, job: Job) -> JobState:
     return JobState(job.id, job.kind, "partial" if run.exists() else "pending", progress, None, None)
 
 
+def judges_without_weights(out: Path, judges: list[Job], models: list[Job], retry_failed: bool = False) -> list[Job]:
+    """The judges whose record (``result.json``) has no weights beside it, e.g. a study continued
+    from its published records, while a model job that will run now needs them (one neither
+    finished nor, unless ``retry_failed``, failed)."""
+    waiting = {m.spec["judge_id"] for m in models if not (out / m.folder / RESULT).is_file()
+               and (retry_failed or not (out / m.folder / ERROR).is_file())}
+    return [j for j in judges if j.id in waiting and (out / j.folder / RESULT).is_file()
+            and not ((out / j.folder / "judge" / "model.safetensors").is_file()
+                     and (out / j.folder / "judge" / COMPLETE).is_file())]
+
+
+def retrained_text(r: dict[str, Any]) -> str:
+    """One line on how a judge trained again compares with its earlier record."""
+    acc = f"test accuracy {r.get('test_accuracy', float('nan')):.4f} (earlier {r.get('previous_test_accuracy', float('nan')):.4f})"
+    if r.get("same_weights") is True:
+        return f"trained again to the same weights as its earlier record; {acc}"
+    if r.get("same_weights") is False:
+        return (f"trained again to OTHER weights than its earlier record (another machine, torch or thread count?); "
+                f"{acc}: the models attacked before and after are judged by different networks")
+    return f"trained again; its earlier record has no weights hash to compare with; {acc}"
+
+
 def _progress_text(job: Job, run: Path) -> str:
     if job.kind == "judge":
         return "judge trained" if (run / "complete.json").is_file() else "training the judge"
@@ -316,6 +338,14 @@ def run(study: str | StudyConfig, out: str | Path, backend: str = "local", worke
         write_jobs(out, cfg, judges, models)
         echo(f"study {cfg.name!r}: {len(judges)} judge job(s), {len(models)} model job(s) in {out} "
              f"({ex.describe() if hasattr(ex, 'describe') else backend})")
+        again = judges_without_weights(out, judges, models, retry_failed)
+        for j in again:
+            (out / j.folder / RESULT).replace(out / j.folder / PREVIOUS)
+            complete = out / j.folder / "judge" / COMPLETE
+            if complete.is_file():
+                complete.replace(complete.with_name("complete.previous.json"))
+            echo(f"{j.id}: its record has no weights beside it (records copied without checkpoints?) and unfinished "
+                 f"model jobs need it: it trains again; the earlier record is kept as {PREVIOUS}")
         counts: dict[str, int] = {}
         all_jobs = [*judges, *models]
         bar = progress_bar(len(all_jobs), 0, f"study {cfg.name}", progress)
@@ -349,6 +379,9 @@ def run(study: str | StudyConfig, out: str | Path, backend: str = "local", worke
 
         try:
             ex.run([str(out / j.folder) for j in todo(judges)], run_job, on_result)
+            for j in again:
+                if (out / j.folder / RESULT).is_file():
+                    echo(f"{j.id}: {retrained_text(files.read_json(out / j.folder / RESULT).get('retrained') or {})}")
             ready = {j.id for j in judges if job_state(out, j).state == "done"}
             blocked = [j for j in models if j.spec["judge_id"] not in ready]
             for j in blocked:
