@@ -195,6 +195,9 @@ def test_a_study_continued_from_its_published_records_trains_its_judge_again(
     lines: list[str] = []
     assert study.run(spec, full, workers=2, device="cpu", progress=False, echo=lines.append) == {"done": 5, "failed": 2}
     assert not any("trains again" in ln for ln in lines) and not (full / judge.relative_to(out) / "judge").exists()
+    states = {s.id: s for s in study.status(full)}
+    assert states[judge.name].state == "done" and "records only" in states[judge.name].progress
+    assert states["plain__train.seed=0"].progress == "finished"
     # one model job left to run: its judge's weights are needed, so the judge trains again
     part = tmp_path / "part"
     study.export(out, part)

@@ -271,6 +271,9 @@ def job_state(out: Path, job: Job) -> JobState:
     if (folder / RESULT).is_file():
         rec = read_saved(folder / RESULT)
         secs = rec.get("seconds") if job.kind == "judge" else sum((rec.get("timings") or {}).values())
+        if job.kind == "judge" and not _has_weights(folder / "judge"):
+            return JobState(job.id, job.kind, "done", "finished; records only (no weights here: it trains again "
+                            "if a model job still needs it)", secs, None)
         return JobState(job.id, job.kind, "done", "finished", secs, None)
     run = folder / ("judge" if job.kind == "judge" else "model")
     progress = _progress_text(job, run)
@@ -289,8 +292,11 @@ def judges_without_weights(out: Path, judges: list[Job], models: list[Job], retr
     waiting = {m.spec["judge_id"] for m in models if not (out / m.folder / RESULT).is_file()
                and (retry_failed or not (out / m.folder / ERROR).is_file())}
     return [j for j in judges if j.id in waiting and (out / j.folder / RESULT).is_file()
-            and not ((out / j.folder / "judge" / "model.safetensors").is_file()
-                     and (out / j.folder / "judge" / COMPLETE).is_file())]
+            and not _has_weights(out / j.folder / "judge")]
+
+
+def _has_weights(run: Path) -> bool:
+    return (run / "model.safetensors").is_file() and (run / COMPLETE).is_file()
 
 
 def retrained_text(r: dict[str, Any]) -> str:
