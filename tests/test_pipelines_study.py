@@ -127,6 +127,8 @@ def test_records_hold_what_collect_needs(ran: tuple[Path, list[str], dict]) -> N
     assert len(sigma) == 4 and all(s > 0 for s in sigma)
     assert rec["reconstruction"]["test_nll_per_image"] > 0 and rec["provenance"]["version"]
     assert rec["settings"]["run"]["train"]["seed"] == 1 and rec["timings"]["train"] > 0
+    assert rec["timings_cover"] == "every run of the job"
+    assert set(rec["timings"]) == {"train", "evaluate", "attack:latent"}
 
 
 def test_collect_rebuilds_the_tables_from_the_records_alone(ran: tuple[Path, list[str], dict], tmp_path: Path) -> None:
@@ -254,10 +256,14 @@ def test_ctrl_c_stops_the_study_and_running_again_resumes(tmp_path: Path) -> Non
     assert p.returncode == 130, err
     assert "interrupted: study" in err and "run the same command to resume" in err
     assert not (state.parent.parent / "result.json").exists()
+    before = files.read_json(state.parent.parent / job.TIMINGS)["seconds"]["train"]  # kept by the interrupt
+    assert before > 0
     q = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
     assert q.returncode == 0, q.stderr
     assert "plain__train.seed=0: done" in q.stdout
-    assert files.read_json(state.parent.parent / "result.json")["model"] == "plain"
+    rec = files.read_json(state.parent.parent / "result.json")
+    assert rec["model"] == "plain" and rec["timings_cover"] == "every run of the job"
+    assert rec["timings"]["train"] > before  # the time before the interrupt counts too
 
 
 def test_how_many_seeds_order_the_models_as_the_reference_does(tmp_path: Path) -> None:

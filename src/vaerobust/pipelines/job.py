@@ -22,6 +22,8 @@ import datetime as _dt
 import platform
 import time
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,8 @@ RESULT = "result.json"
 #: a judge's earlier record, set aside when its weights were missing and it trained again
 PREVIOUS = "result.previous.json"
 ERROR = "error.json"
+#: each step's wall time summed over every run of the job (a resumed job's record counts the time before it resumed)
+TIMINGS = "timings.json"
 TRACEBACK = "traceback.txt"
 
 
@@ -78,17 +82,44 @@ def _device(spec: dict[str, Any]) -> str:
     return str(resolve_device(str(spec.get("device", "auto"))))
 
 
+class _Clock:
+    """Each step's wall time, summed over every run of a job in ``timings.json`` (written as a step
+    ends, by an error or Ctrl-C too). ``untracked`` when the job had run before it kept timings."""
+
+    def __init__(self, folder: Path, run: Path) -> None:
+        self.path = folder / TIMINGS
+        saved = files.read_json(self.path) if self.path.is_file() else None
+        self.untracked = bool(saved["untracked_earlier_runs"]) if saved else run.exists()
+        self.seconds: dict[str, float] = dict(saved["seconds"]) if saved else {}
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        t = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t
+            try:
+                files.write_json(self.path, {"seconds": self.seconds, "untracked_earlier_runs": self.untracked})
+            except OSError:  # the step's own outcome (or error) matters more than its clock
+                pass
+
+    def cover(self) -> str:
+        return "this run only: earlier runs of this job kept no timings" if self.untracked else "every run of the job"
+
+
 def _judge_job(folder: Path, spec: dict[str, Any]) -> None:
     from vaerobust.pipelines.train_classifier import train_classifier
 
     cfg = from_dict(JudgeConfig, spec["judge"], prefix="judge")
-    t0 = time.perf_counter()
-    train_classifier(cfg, folder / "judge", device=_device(spec), progress=False)
+    clock = _Clock(folder, folder / "judge")
+    with clock.step("train"):
+        train_classifier(cfg, folder / "judge", device=_device(spec), progress=False)
     ev = read_judge_eval(folder / "judge")
     rec = {"id": spec["id"], "kind": "judge", "judge": spec["judge"], "test_accuracy": ev.test_accuracy,
            "n_test": ev.n_test, "steps": ev.steps, **({"attributes": ev.attributes} if ev.attributes else {}),
            **({"factors": ev.factors} if ev.factors else {}), "weights_sha256": weights_sha256(folder / "judge"),
-           "seconds": time.perf_counter() - t0, "provenance": _provenance(spec)}
+           "seconds": clock.seconds["train"], "timings_cover": clock.cover(), "provenance": _provenance(spec)}
     if (folder / PREVIOUS).is_file():  # trained again because the weights were missing: say how it compares
         rec["retrained"] = compare_judges(files.read_json(folder / PREVIOUS), rec)
     files.write_json(folder / RESULT, rec)
@@ -118,38 +149,35 @@ def _model_job(folder: Path, spec: dict[str, Any]) -> None:
     t_job = time.perf_counter()
     run_cfg = from_dict(RunConfig, spec["run"], prefix="run")
     model_dir, judge_dir = folder / "model", (folder / spec["judge_dir"]).resolve()
-    timings: dict[str, float] = {}
+    clock = _Clock(folder, model_dir)
     steps = spec["steps"]
     if "train" in steps:
-        t = time.perf_counter()
-        train_vae(run_cfg, model_dir, device=_device(spec), progress=False,
-                  meta={"study": spec.get("study"), "model": spec["model"], "job": spec["id"]})
-        timings["train"] = time.perf_counter() - t
+        with clock.step("train"):
+            train_vae(run_cfg, model_dir, device=_device(spec), progress=False,
+                      meta={"study": spec.get("study"), "model": spec["model"], "job": spec["id"]})
     codes: dict[str, Any] = {}
     if "evaluate" in steps:
-        t = time.perf_counter()
-        ev = spec.get("evaluate") or {}
-        sizes = {k: ev[k] for k in ("num_train", "num_test") if ev.get(k) is not None}
-        path = model_dir / "metrics" / "disentanglement.json"
-        if not path.is_file():
-            from vaerobust.pipelines.evaluate import dci_options
+        with clock.step("evaluate"):
+            ev = spec.get("evaluate") or {}
+            sizes = {k: ev[k] for k in ("num_train", "num_test") if ev.get(k) is not None}
+            path = model_dir / "metrics" / "disentanglement.json"
+            if not path.is_file():
+                from vaerobust.pipelines.evaluate import dci_options
 
-            evaluate_run(model_dir, ev.get("metrics", "all"), device=_device(spec), sizes=sizes or None,
-                         options=dci_options(ev.get("dci_predictor")))
-        codes = files.read_json(path)
-        timings["evaluate"] = time.perf_counter() - t
+                evaluate_run(model_dir, ev.get("metrics", "all"), device=_device(spec), sizes=sizes or None,
+                             options=dci_options(ev.get("dci_predictor")))
+            codes = files.read_json(path)
     robustness: dict[str, Any] = {}
     if "attack" in steps:
         for name in spec["attacks"]:
-            t = time.perf_counter()
-            acfg = from_dict(AttackConfig, spec[f"attack:{name}"], prefix=f"attack:{name}")
-            scfg = from_dict(SweepConfig, spec[f"sweep:{name}"], prefix=f"sweep:{name}")
-            out = model_dir / "attacks" / name
-            attack_sweep(model_dir, judge_dir, out, acfg, scfg, device=_device(spec), progress=False,
-                         data=run_cfg.data)
-            robustness[name] = _robustness(read_summary(out))
-            write_outcomes(folder / f"outcomes-{name}.csv.gz", out / "examples.csv")
-            timings[f"attack:{name}"] = time.perf_counter() - t
+            with clock.step(f"attack:{name}"):
+                acfg = from_dict(AttackConfig, spec[f"attack:{name}"], prefix=f"attack:{name}")
+                scfg = from_dict(SweepConfig, spec[f"sweep:{name}"], prefix=f"sweep:{name}")
+                out = model_dir / "attacks" / name
+                attack_sweep(model_dir, judge_dir, out, acfg, scfg, device=_device(spec), progress=False,
+                             data=run_cfg.data)
+                robustness[name] = _robustness(read_summary(out))
+                write_outcomes(folder / f"outcomes-{name}.csv.gz", out / "examples.csv")
     record = {
         "id": spec["id"], "kind": "model", "study": spec.get("study"), "model": spec["model"], "grid": spec["grid"],
         "settings": {"run": spec["run"], "judge": spec["judge_id"],
@@ -159,12 +187,18 @@ def _model_job(folder: Path, spec: dict[str, Any]) -> None:
         "disentanglement": codes.get("metrics", {}),
         "not_applicable": codes.get("not_applicable", {}),
         "reconstruction": _reconstruction(model_dir, run_cfg, _device(spec)),
-        "timings": timings,
+        "timings": {k: v for k, v in clock.seconds.items() if k in _step_names(spec)},
+        "timings_cover": clock.cover(),
         "seconds": time.perf_counter() - t_job,  # this run of the job (a resumed job: since it resumed)
         "provenance": {**_provenance(spec), "train_data_sha256": read_meta(model_dir).get("data_sha256"),
                        "test_data_sha256": next((r["test_data_sha256"] for r in robustness.values()), None)},
     }
     files.write_json(folder / RESULT, record)
+
+
+def _step_names(spec: dict[str, Any]) -> set[str]:
+    return {*(s for s in ("train", "evaluate") if s in spec["steps"]),
+            *(f"attack:{n}" for n in spec["attacks"] if "attack" in spec["steps"])}
 
 
 def write_outcomes(path: Path, examples_csv: Path) -> None:
