@@ -257,6 +257,21 @@ def test_correlation_table_scopes_and_counts() -> None:
     assert flipped.scope.tolist() == ["all models"] and flipped.verdict.iloc[0] == MORE_ROBUST
 
 
+def test_correlation_table_adds_a_wider_partial_row_with_more_controls() -> None:
+    df = study_table()
+    df["clean"] = np.random.default_rng(5).random(len(df))
+    t = correlation_table(df, ["mig.mig"], ["as_ignore"], controls=["test_mse_per_pixel"], more_controls=["clean"],
+                          group=None, n_boot=200)
+    assert t.controls.tolist() == ["", "test_mse_per_pixel", "test_mse_per_pixel, clean"]
+    keep = df[["mig.mig", "as_ignore", "test_mse_per_pixel", "clean"]].dropna()
+    wider = t.iloc[2]
+    assert wider.rho == pytest.approx(partial_spearman(keep["mig.mig"], keep["as_ignore"],
+                                                       keep[["test_mse_per_pixel", "clean"]].to_numpy()))
+    assert wider.n == len(keep) and "clean" in wider.sentence
+    with pytest.raises(ValueError, match="clean2"):
+        correlation_table(df, ["mig.mig"], ["as_ignore"], controls=["test_mse_per_pixel"], more_controls=["clean2"])
+
+
 def test_correlation_table_clusters_and_errors() -> None:
     df = study_table()
     t = correlation_table(df, ["mig.mig"], ["as_ignore"], cluster="model", n_boot=200)

@@ -411,8 +411,9 @@ def _round(v: np.ndarray, digits: int = 12) -> np.ndarray:
 def correlation_table(df: pd.DataFrame, metrics: Sequence[str], figures: Sequence[str], controls: Sequence[str] = (),
                       group: str | None = "objective", cluster: str | None = None,
                       higher_is_less_robust: Mapping[str, bool] | None = None, n_boot: int = 2000,
-                      seed: int = 0) -> pd.DataFrame:
-    """For each (metric, figure): rows for all models (plain, then partial on ``controls`` if any), within
+                      seed: int = 0, more_controls: Sequence[str] = ()) -> pd.DataFrame:
+    """For each (metric, figure): rows for all models (plain, then partial on ``controls`` if any, then
+    partial on ``controls`` and ``more_controls`` together if ``more_controls``), within
     each value of ``group`` (plain, that group's rows) and across the groups (Spearman of the groups' mean
     metric against their mean figure; a group whose either mean is undefined is left out).
 
@@ -423,9 +424,10 @@ def correlation_table(df: pd.DataFrame, metrics: Sequence[str], figures: Sequenc
     the same ``seed``. Columns: see :data:`TABLE_COLUMNS`.
     """
     metrics, figures, controls = list(metrics), list(figures), list(controls)
+    wider = [*controls, *more_controls] if more_controls else []
     _check_columns(df, metrics, "metric")
     _check_columns(df, figures, "figure")
-    _check_columns(df, controls, "control")
+    _check_columns(df, wider or controls, "control")
     if group is not None:
         _check_columns(df, [group], "group")
     if cluster is not None:
@@ -433,6 +435,7 @@ def correlation_table(df: pd.DataFrame, metrics: Sequence[str], figures: Sequenc
     given = dict(higher_is_less_robust or {})
     clusters = df[cluster].to_numpy(dtype=object) if cluster is not None else None
     z = np.column_stack([_numeric(df, c) for c in controls]) if controls else None
+    z_wider = np.column_stack([_numeric(df, c) for c in wider]) if wider else None
     labels = df[group] if group is not None else None
     values = sorted(labels.dropna().unique(), key=str) if labels is not None else []
     rows: list[dict[str, Any]] = []
@@ -445,6 +448,9 @@ def correlation_table(df: pd.DataFrame, metrics: Sequence[str], figures: Sequenc
             rows.append(_row(metric, figure, "all models", c, less))
             if z is not None:
                 c = correlation(x, y, z, n_boot=n_boot, seed=seed, clusters=clusters, control_names=controls)
+                rows.append(_row(metric, figure, "all models", c, less))
+            if z_wider is not None:
+                c = correlation(x, y, z_wider, n_boot=n_boot, seed=seed, clusters=clusters, control_names=wider)
                 rows.append(_row(metric, figure, "all models", c, less))
             if labels is None:
                 continue
