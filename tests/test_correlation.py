@@ -300,3 +300,41 @@ def test_groups_with_equal_means_tie_across_groups() -> None:
     t = correlation_table(df, ["m"], ["as_ignore"], group="objective", n_boot=50)
     across = t[t.scope == "across objectives"].iloc[0]
     assert np.isnan(across.rho) and across.verdict == "not enough models"
+
+
+def test_measurement_draws_without_noise_change_nothing() -> None:
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=20)
+    y = x + rng.normal(size=20)
+    plain = correlation(x, y, n_boot=400, seed=3, n_perm=0)
+    same = correlation(x, y, n_boot=400, seed=3, n_perm=0, y_draws=np.tile(y, (400, 1)))
+    assert (same.rho, same.low, same.high) == pytest.approx((plain.rho, plain.low, plain.high), abs=1e-12)
+    with pytest.raises(ValueError, match=r"y_draws must be an array \[n_boot, n\] = \[400, 20\]; got shape \(3, 20\)"):
+        correlation(x, y, n_boot=400, y_draws=np.zeros((3, 20)))
+
+
+def test_measurement_noise_widens_the_interval_and_flat_draws_count_as_no_association() -> None:
+    """Six models; the two most disentangled each have 1 success in 60 attacked examples, the others 0:
+    the figures alone rank them, their own sampling says nothing either way."""
+    x = np.arange(6.0)
+    y = np.array([0, 0, 0, 0, 1, 1]) / 60
+    rng = np.random.default_rng(0)
+    draws = rng.binomial(60, np.clip(y, 0, 1), size=(2000, 6)) / 60  # each model's success, resampled
+    noisy = correlation(x, y, n_boot=2000, seed=1, n_perm=0, y_draws=draws)
+    exact = correlation(x, y, n_boot=2000, seed=1, n_perm=0)
+    assert noisy.rho == exact.rho > 0.8  # the point estimate uses the figures
+    assert exact.low > 0  # read as exact, the two successes make a "finding"
+    assert noisy.low <= 0 <= noisy.high and noisy.n_boot_defined == 2000  # with their noise: no evidence
+    assert verdict(noisy, True) == NO_EVIDENCE
+
+
+def test_correlation_table_with_noiseless_figure_draws_is_the_same_table() -> None:
+    df = study_table()
+    base = correlation_table(df, ["mig.mig"], ["as_ignore"], controls=["test_mse_per_pixel"], cluster="model",
+                             n_boot=300)
+    tiled = np.tile(df["as_ignore"].to_numpy(dtype=float), (300, 1))
+    same = correlation_table(df, ["mig.mig"], ["as_ignore"], controls=["test_mse_per_pixel"], cluster="model",
+                             n_boot=300, figure_draws={"as_ignore": tiled})
+    pd.testing.assert_frame_equal(same, base)  # every scope, the across-objectives means included
+    with pytest.raises(ValueError, match=r"figure_draws\['as_ignore'\] must be an array \[n_boot, rows\]"):
+        correlation_table(df, ["mig.mig"], ["as_ignore"], n_boot=300, figure_draws={"as_ignore": tiled[:, :3]})

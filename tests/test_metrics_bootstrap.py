@@ -8,6 +8,8 @@ import pytest
 
 from vaerobust.metrics.bootstrap import (
     Outcomes,
+    _Clusters,
+    cluster_draws,
     cluster_interval,
     hierarchical_interval,
     mean_over_pairs,
@@ -90,3 +92,17 @@ def test_paired_differences_between_models() -> None:
     assert d2.low > 0.05 and d2.mean == pytest.approx(0.2, abs=0.06)
     with pytest.raises(ValueError, match="seed by seed"):
         paired_difference(better, same_b[:3])
+
+
+def test_cluster_draws_are_the_cluster_bootstrap_s_draws_all_at_once() -> None:
+    o = fake_run(np.random.default_rng(2), 0.4, per_class=15)
+    draws = cluster_draws(o, n_boot=300, seed=7)
+    rng, one = np.random.default_rng(7), _Clusters(o)
+    np.testing.assert_allclose(draws, [one.draw(rng) for _ in range(300)], rtol=0, atol=1e-12)
+    assert abs(draws.mean() - mean_over_pairs(o)) < 0.02  # centred on the run's figure
+    ci = cluster_interval(o, n_boot=300, seed=7)
+    assert (ci.low, ci.high) == tuple(np.quantile(draws, [0.025, 0.975]))
+    nothing = Outcomes(*(np.array([], dtype=int) for _ in range(4)), n_classes=K)
+    assert np.isnan(cluster_draws(nothing, n_boot=5)).all()
+    always = Outcomes(o.cluster, o.source, o.target, np.ones_like(o.hit), n_classes=K)
+    assert (cluster_draws(always, n_boot=50) == 1.0).all()

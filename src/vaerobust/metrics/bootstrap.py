@@ -96,12 +96,26 @@ def _percentiles(draws: np.ndarray, level: float) -> tuple[float, float]:
     return float(np.quantile(draws, a)), float(np.quantile(draws, 1 - a))
 
 
+def cluster_draws(o: Outcomes, n_boot: int = 2000, seed: int = 0) -> np.ndarray:
+    """``n_boot`` bootstrap draws [n_boot] of one run's mean over pairs, each resampling the source
+    images (each with all its pairs), all at once; NaN throughout if nothing was attacked. The same
+    draws as :func:`cluster_interval` takes its percentiles of (the same ``seed``)."""
+    c = _Clusters(o)
+    if c.n == 0:
+        return np.full(n_boot, np.nan)
+    rng = np.random.default_rng(seed)
+    counts = rng.multinomial(c.n, np.full(c.n, 1.0 / c.n), size=n_boot).astype(float)  # [B, C]
+    w = counts[:, c.index]  # [B, n]
+    onehot = np.zeros((len(c.pair), c.n_pairs))
+    onehot[np.arange(len(c.pair)), c.pair] = 1.0
+    den, num = w @ onehot, (w * c.hit) @ onehot  # [B, pairs]
+    rate = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+    return np.nanmean(rate, axis=1)
+
+
 def cluster_interval(o: Outcomes, n_boot: int = 2000, seed: int = 0, level: float = 0.95) -> Interval:
     """One run: resample source images (each with all its pairs) -> interval of the mean over pairs."""
-    rng = np.random.default_rng(seed)
-    c = _Clusters(o)
-    draws = np.array([c.draw(rng) for _ in range(n_boot)])
-    lo, hi = _percentiles(draws, level)
+    lo, hi = _percentiles(cluster_draws(o, n_boot, seed), level)
     return Interval(mean_over_pairs(o), lo, hi, level, n_boot)
 
 
@@ -144,4 +158,4 @@ def paired_difference(a: Sequence[Outcomes], b: Sequence[Outcomes], n_boot: int 
     return Interval(float(diffs.mean()), lo, hi, level, n_boot, len(a), sd)
 
 
-__all__ = ["Interval", "Outcomes", "cluster_interval", "hierarchical_interval", "mean_over_pairs", "paired_difference"]
+__all__ = ["Interval", "Outcomes", "cluster_draws", "cluster_interval", "hierarchical_interval", "mean_over_pairs", "paired_difference"]

@@ -1,12 +1,14 @@
 """Disentanglement against robustness across a study's models: the tables, figures and sentences of
-``vaerobust study collect`` (issue 10, part 5), built from the study's results table alone.
+``vaerobust study collect`` (issue 10, part 5), built from the study's results table (and the jobs'
+bootstrap draws).
 
 A study whose models have factor metrics (a dataset with a ground-truth factor grid, e.g. dSprites)
 gets, per attack sweep, for each (disentanglement metric, robustness figure) pair the rank
 correlations of :func:`vaerobust.metrics.correlation.correlation_table`: over all models (plain,
 and partial given the confounds :data:`CONTROLS`), within each objective (strength and seed
 varying) and across the objectives' means. The bootstrap resamples *settings* (a model name: the
-training seeds of one setting are not independent models). Attack success is a figure where
+training seeds of one setting are not independent models) and, given each job's draws (``draws``,
+from its outcome files), the job's own attacked source images. Attack success is a figure where
 higher means less robust, so a positive correlation with an interval above 0 reads "more
 disentangled, less robust".
 
@@ -18,13 +20,14 @@ disentangled, less robust".
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from vaerobust.metrics.correlation import LESS_ROBUST, MORE_ROBUST, NO_EVIDENCE, correlation_table
+from vaerobust.metrics.correlation import LESS_ROBUST, MORE_ROBUST, NO_EVIDENCE, NOT_ENOUGH, correlation_table
 from vaerobust.report import tables
 from vaerobust.report.document import Bullets, Heading, Images, Paragraph, Table
 
@@ -47,11 +50,17 @@ def available(results: pd.DataFrame) -> list[str]:
     return [m for m in METRICS if m in results.columns and pd.to_numeric(results[m], errors="coerce").notna().any()]
 
 
-def correlations(results: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
-    """Every correlation row, per attack sweep (empty if the study has no factor metrics)."""
+def correlations(results: pd.DataFrame, n_boot: int = 2000, seed: int = 0,
+                 draws: Callable[[pd.DataFrame, str, int], np.ndarray | None] | None = None) -> pd.DataFrame:
+    """Every correlation row, per attack sweep (empty if the study has no factor metrics).
+
+    ``draws(rows, figure, n_boot)``: bootstrap draws [n_boot, len(rows)] of each row's figure from its own
+    attacked examples (None where a row has none): the intervals then include each model's measurement
+    noise as well as the choice of models."""
     metrics = available(results)
     if not metrics or results.empty:
         return pd.DataFrame()
+
     def present(names: tuple[str, ...]) -> list[str]:
         return [c for c in names if c in results.columns and pd.to_numeric(results[c], errors="coerce").notna().any()]
 
@@ -60,7 +69,9 @@ def correlations(results: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> pd
     group = "objective" if "objective" in results.columns else None
     parts = []
     for attack, part in results.groupby("attack", sort=False):
-        t = correlation_table(part.reset_index(drop=True), metrics, list(FIGURES), controls=controls, group=group,
+        part = part.reset_index(drop=True)
+        fd = {f: d for f in FIGURES if draws is not None and (d := draws(part, f, n_boot)) is not None}
+        t = correlation_table(part, metrics, list(FIGURES), controls=controls, group=group, figure_draws=fd,
                               cluster=CLUSTER if CLUSTER in part.columns else None, n_boot=n_boot, seed=seed,
                               more_controls=more)
         parts.append(t.assign(attack=attack))
@@ -84,6 +95,25 @@ def _one(t: pd.DataFrame, scope: str, partial: bool, wider: bool = False) -> pd.
 
 def _short(verdict: str) -> str:
     return {LESS_ROBUST: "less robust", MORE_ROBUST: "more robust", NO_EVIDENCE: "no evidence either way"}.get(verdict, verdict)
+
+
+def headline(corr: pd.DataFrame) -> list[str]:
+    """The findings' sentences: per attack and set of controls, how the (metric, figure) pairs over
+    all models split between the verdicts (from the correlation table alone)."""
+    out = []
+    for attack in dict.fromkeys(corr.attack):
+        t = corr[(corr.attack == attack) & (corr.scope == "all models")]
+        parts = []
+        for controls, u in t.groupby(t.controls.fillna(""), sort=False):
+            counts = u.verdict.value_counts()
+            said = ", ".join(f"{int(counts.get(v, 0))} {_short(v)}" for v in (LESS_ROBUST, MORE_ROBUST, NO_EVIDENCE))
+            if counts.get(NOT_ENOUGH, 0):
+                said += f", {int(counts[NOT_ENOUGH])} {NOT_ENOUGH}"
+            n = int(pd.to_numeric(u.n, errors="coerce").max()) if len(u) else 0
+            parts.append(f"{'controlling for ' + controls if controls else 'plain'} (up to {n} models): {said}")
+        out.append(f"Attack {attack}, over all models, of the {len(t) // max(len(parts), 1)} (disentanglement metric, "
+                   "attack-success figure) pairs, more disentangled is: " + "; ".join(parts) + ".")
+    return out
 
 
 def answer_table(corr: pd.DataFrame, attack: str) -> Table:
@@ -127,7 +157,9 @@ def section(corr: pd.DataFrame, out: Path, results: pd.DataFrame) -> list[Any]:
         Heading(2, "Are more disentangled models less robust?"),
         Paragraph("Spearman's rank correlation over the model jobs between each disentanglement metric (higher = more "
                   "disentangled) and each attack-success figure (higher = less robust), with a 95% bootstrap interval "
-                  "that resamples settings (the training seeds of a setting are drawn together); partial correlations "
+                  "that resamples settings (the training seeds of a setting are drawn together) and, where the jobs' "
+                  "outcome files are there, each job's attacked source images (so it includes each model's own "
+                  "measurement noise; a draw in which every model's figure is the same counts as rho 0); partial correlations "
                   f"control for {controls or 'nothing'} (ranks regressed out){wider}; across objectives: "
                   "over the objectives' means. A verdict needs the interval to exclude 0: otherwise "
                   "\"no evidence either way\". Every row is in `tables/correlations.csv`."),
@@ -168,5 +200,5 @@ def moved_table(results: pd.DataFrame, unreliable: set[str]) -> Table | None:
     return Table(header, rows)
 
 
-__all__ = ["CONTROLS", "FIGURES", "MORE_CONTROLS", "METRICS", "answer_table", "available", "correlations", "moved_table", "section",
-           "within_table"]
+__all__ = ["CONTROLS", "FIGURES", "MORE_CONTROLS", "METRICS", "answer_table", "available", "correlations", "headline",
+           "moved_table", "section", "within_table"]
