@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-import zlib
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -167,24 +165,6 @@ def test_collect_rebuilds_the_tables_from_the_records_alone(ran: tuple[Path, lis
     assert len(diffs) == 1 and {row.model_a, row.model_b} == {"plain", "joint"} and row.seeds == 2
     assert row.as_ignore_diff_low <= row.as_ignore_diff + 1e-12 <= row.as_ignore_diff_high + 2e-12
     assert 0 <= row.as_ignore_a_above_b <= 2
-
-
-def test_each_job_s_measurement_draws_come_from_its_own_outcomes(ran: tuple[Path, list[str], dict]) -> None:
-    from vaerobust.metrics.bootstrap import cluster_interval
-
-    out, _, _ = ran
-    recs = study.records(out)
-    df = study.table(recs)
-    runs = study._Runs(out, recs)
-    d = runs.draws(df, "as_ignore", 400)
-    assert d.shape == (400, len(df)) and np.isfinite(d).all()
-    assert np.allclose(d.mean(0), df.as_ignore, atol=0.15)  # each centred near its job's figure
-    again = runs.draws(df.iloc[::-1], "as_ignore", 400)[:, ::-1]  # a job's draws do not depend on the rows asked
-    np.testing.assert_array_equal(again, d)
-    one = runs.runs(df.iloc[:1], "ignore")[0]
-    lo, hi = np.quantile(d[:, 0], [0.025, 0.975])
-    ci = cluster_interval(one, n_boot=400, seed=zlib.crc32(f"{df.job.iloc[0]}|{df.attack.iloc[0]}|ignore".encode()))
-    assert (lo, hi) == pytest.approx((ci.low, ci.high))
 
 
 def test_running_again_skips_finished_jobs_and_retry_failed_reruns_only_those(

@@ -230,34 +230,21 @@ def _cluster_codes(clusters: Any, n: int) -> np.ndarray:
 
 
 def _bootstrap(x: np.ndarray, y: np.ndarray, z: np.ndarray, codes: np.ndarray, n_boot: int,
-               rng: np.random.Generator, y_draws: np.ndarray | None = None) -> np.ndarray:
-    """rho of each of n_boot draws of the clusters (codes [n]) with replacement: [n_boot], NaN where undefined.
-    With ``y_draws`` [n_boot, n], draw b takes y_draws[b] for y (each row's own measurement, resampled); a
-    draw whose resampled figure is the same for every drawn row shows no association: its rho counts as 0
-    (skipping it would keep only the draws with a signal, and pull the interval away from 0)."""
+               rng: np.random.Generator) -> np.ndarray:
+    """rho of each of n_boot draws of the clusters (codes [n]) with replacement: [n_boot], NaN where undefined."""
     n, k = z.shape
     g = int(codes.max()) + 1
     lx, ly = _below_half(x), _below_half(y)
     lz = np.stack([_below_half(c) for c in z.T]) if k else None  # [k, n, n]
     out = np.empty(n_boot)
-    block = max(1, _BLOCK // (n * (k + 2 + (n if y_draws is not None else 0))))
+    block = max(1, _BLOCK // (n * (k + 2)))
     for start in range(0, n_boot, block):
         m = min(block, n_boot - start)
         counts = rng.multinomial(g, np.full(g, 1.0 / g), size=m)  # [m, g]
         w = counts[:, codes].astype(float)  # [m, n]
-        rx = w @ lx + 0.5
-        if y_draws is None:
-            ry = w @ ly + 0.5
-        else:
-            yd = y_draws[start : start + m]  # [m, n]
-            below = (yd[:, :, None] < yd[:, None, :]) + 0.5 * (yd[:, :, None] == yd[:, None, :])  # [m, n, n]
-            ry = np.einsum("bj,bji->bi", w, below) + 0.5
+        rx, ry = w @ lx + 0.5, w @ ly + 0.5
         rz = np.einsum("bj,kji->bik", w, lz) + 0.5 if k else None
         out[start : start + m] = _rho_from_ranks(rx, ry, rz, w)
-        if y_draws is not None:
-            drawn = w > 0
-            flat = np.where(drawn, yd, np.inf).min(1) == np.where(drawn, yd, -np.inf).max(1)
-            out[start : start + m][flat] = 0.0
     return out
 
 
@@ -292,15 +279,11 @@ def _control_names(controls: Any, names: Sequence[str] | None, k: int) -> tuple[
 
 
 def correlation(x: Any, y: Any, controls: Any = None, n_boot: int = 2000, seed: int = 0, level: float = 0.95,
-                clusters: Any = None, n_perm: int = 2000, control_names: Sequence[str] | None = None,
-                y_draws: Any = None) -> Correlation:
+                clusters: Any = None, n_perm: int = 2000, control_names: Sequence[str] | None = None) -> Correlation:
     """Spearman's rho of x and y (partial on ``controls`` [n] or [n, k] if given) with a bootstrap interval.
 
     Rows with any non-finite value are dropped. The bootstrap resamples rows -- or, with ``clusters`` (one
-    label per row), whole clusters -- with replacement ``n_boot`` times; undefined draws are skipped. With
-    ``y_draws`` [n_boot, n] (bootstrap draws of each row's y from its own data, e.g. a model's attack success
-    with its source images resampled), draw b also takes y_draws[b] in place of y, so the interval includes
-    the measurement's own noise; the point estimate uses y. The
+    label per row), whole clusters -- with replacement ``n_boot`` times; undefined draws are skipped. The
     permutation p-value uses ``n_perm`` permutations (0: none); with clusters it is not computed (None).
     Bootstrap and permutations draw from ``numpy.random.default_rng(seed)``, in that order.
     """
@@ -311,13 +294,6 @@ def correlation(x: Any, y: Any, controls: Any = None, n_boot: int = 2000, seed: 
     names = _control_names(controls, control_names, z.shape[1])
     keep = np.isfinite(x) & np.isfinite(y) & np.isfinite(z).all(1)
     codes = _cluster_codes(clusters, x.size)[keep] if clusters is not None else None
-    if y_draws is not None:
-        y_draws = np.asarray(y_draws, dtype=float)
-        if y_draws.shape != (n_boot, x.size):
-            raise ValueError(f"y_draws must be an array [n_boot, n] = [{n_boot}, {x.size}]; got shape {y_draws.shape}")
-        y_draws = y_draws[:, keep]
-        if not np.isfinite(y_draws).all():
-            raise ValueError("y_draws must be finite wherever y is")
     x, y, z = x[keep], y[keep], z[keep]
     n = int(x.size)
     rho = partial_spearman(x, y, z) if z.shape[1] else spearman(x, y)
@@ -331,7 +307,7 @@ def correlation(x: Any, y: Any, controls: Any = None, n_boot: int = 2000, seed: 
             codes_used = np.arange(n)
         else:
             codes_used = pd.factorize(codes)[0]  # renumber 0..G-1 after dropping rows
-        draws = _bootstrap(x, y, z, codes_used, n_boot, rng, y_draws)
+        draws = _bootstrap(x, y, z, codes_used, n_boot, rng)
         defined = draws[np.isfinite(draws)]
         n_defined = int(defined.size)
         if n_defined and n_defined >= MIN_DEFINED_SHARE * n_boot:
@@ -435,8 +411,7 @@ def _round(v: np.ndarray, digits: int = 12) -> np.ndarray:
 def correlation_table(df: pd.DataFrame, metrics: Sequence[str], figures: Sequence[str], controls: Sequence[str] = (),
                       group: str | None = "objective", cluster: str | None = None,
                       higher_is_less_robust: Mapping[str, bool] | None = None, n_boot: int = 2000,
-                      seed: int = 0, more_controls: Sequence[str] = (),
-                      figure_draws: Mapping[str, np.ndarray] | None = None) -> pd.DataFrame:
+                      seed: int = 0, more_controls: Sequence[str] = ()) -> pd.DataFrame:
     """For each (metric, figure): rows for all models (plain, then partial on ``controls`` if any, then
     partial on ``controls`` and ``more_controls`` together if ``more_controls``), within
     each value of ``group`` (plain, that group's rows) and across the groups (Spearman of the groups' mean
@@ -446,9 +421,7 @@ def correlation_table(df: pd.DataFrame, metrics: Sequence[str], figures: Sequenc
     not name: True for names starting with "as_" (attack success rates), False otherwise. With ``cluster``
     (a column, e.g. the setting that seeds share) the all-models and within-group bootstraps resample that
     column's clusters. Each correlation drops its own rows with a NaN among the variables it uses and uses
-    the same ``seed``. ``figure_draws`` maps a figure to bootstrap draws [n_boot, len(df)] of each row's
-    value from its own data (see :func:`correlation`'s ``y_draws``): every scope's interval then includes
-    that noise (across groups: each draw's group means). Columns: see :data:`TABLE_COLUMNS`.
+    the same ``seed``. Columns: see :data:`TABLE_COLUMNS`.
     """
     metrics, figures, controls = list(metrics), list(figures), list(controls)
     wider = [*controls, *more_controls] if more_controls else []
@@ -460,7 +433,6 @@ def correlation_table(df: pd.DataFrame, metrics: Sequence[str], figures: Sequenc
     if cluster is not None:
         _check_columns(df, [cluster], "cluster")
     given = dict(higher_is_less_robust or {})
-    draws = dict(figure_draws or {})
     clusters = df[cluster].to_numpy(dtype=object) if cluster is not None else None
     z = np.column_stack([_numeric(df, c) for c in controls]) if controls else None
     z_wider = np.column_stack([_numeric(df, c) for c in wider]) if wider else None
@@ -471,36 +443,26 @@ def correlation_table(df: pd.DataFrame, metrics: Sequence[str], figures: Sequenc
         x = _numeric(df, metric)
         for figure in figures:
             y = _numeric(df, figure)
-            yd = None if draws.get(figure) is None else np.asarray(draws[figure], dtype=float)
-            if yd is not None and yd.shape != (n_boot, len(df)):
-                raise ValueError(f"figure_draws[{figure!r}] must be an array [n_boot, rows] = [{n_boot}, {len(df)}]; "
-                                 f"got shape {yd.shape}")
             less = bool(given.get(figure, figure.startswith("as_")))
-            c = correlation(x, y, n_boot=n_boot, seed=seed, clusters=clusters, y_draws=yd)
+            c = correlation(x, y, n_boot=n_boot, seed=seed, clusters=clusters)
             rows.append(_row(metric, figure, "all models", c, less))
             if z is not None:
-                c = correlation(x, y, z, n_boot=n_boot, seed=seed, clusters=clusters, control_names=controls, y_draws=yd)
+                c = correlation(x, y, z, n_boot=n_boot, seed=seed, clusters=clusters, control_names=controls)
                 rows.append(_row(metric, figure, "all models", c, less))
             if z_wider is not None:
-                c = correlation(x, y, z_wider, n_boot=n_boot, seed=seed, clusters=clusters, control_names=wider,
-                                y_draws=yd)
+                c = correlation(x, y, z_wider, n_boot=n_boot, seed=seed, clusters=clusters, control_names=wider)
                 rows.append(_row(metric, figure, "all models", c, less))
             if labels is None:
                 continue
             for value in values:
                 inside = (labels == value).to_numpy()
                 c = correlation(x[inside], y[inside], n_boot=n_boot, seed=seed,
-                                clusters=clusters[inside] if clusters is not None else None,
-                                y_draws=None if yd is None else yd[:, inside])
+                                clusters=clusters[inside] if clusters is not None else None)
                 rows.append(_row(metric, figure, f"within {value}", c, less))
             means = (pd.DataFrame({"g": labels.to_numpy(), "x": x, "y": y}).dropna(subset=["g"])
                      .groupby("g", sort=True).mean().dropna())
             # means of equal values can differ in the last bits: rounded, equal groups tie in rank
             mx, my = (_round(means[k].to_numpy()) for k in ("x", "y"))
-            md = None
-            if yd is not None:  # each draw's group means, over the rows whose y the mean above used
-                g = labels.to_numpy(dtype=object)
-                md = _round(np.stack([yd[:, (g == v) & np.isfinite(y)].mean(axis=1) for v in means.index], axis=1))
-            c = correlation(mx, my, n_boot=n_boot, seed=seed, y_draws=md)
+            c = correlation(mx, my, n_boot=n_boot, seed=seed)
             rows.append(_row(metric, figure, f"across {group}s", c, less))
     return pd.DataFrame(rows, columns=list(TABLE_COLUMNS))

@@ -24,7 +24,6 @@ import itertools
 import json
 import re
 import time
-import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,7 +43,7 @@ from vaerobust.config import (
     to_dict,
 )
 from vaerobust.errors import ConfigError, Interrupted, RunDirError
-from vaerobust.metrics.bootstrap import Outcomes, cluster_draws, hierarchical_interval, paired_difference
+from vaerobust.metrics.bootstrap import Outcomes, hierarchical_interval, paired_difference
 from vaerobust.pipelines.attack import check_sweep_fits_data, sweep_classes
 from vaerobust.pipelines.job import ERROR, JOB, PREVIOUS, RESULT, run_job
 from vaerobust.progress import progress_bar
@@ -560,18 +559,6 @@ class _Runs:
             got.append(self.cache[key])
         return None if any(r is None for r in got) else got  # type: ignore[return-value]
 
-    def draws(self, rows: pd.DataFrame, figure: str, n_boot: int) -> np.ndarray | None:
-        """Bootstrap draws [n_boot, len(rows)] of each row's ``figure`` (``as_ignore`` / ``as_target``),
-        its source images resampled (:func:`vaerobust.metrics.bootstrap.cluster_draws`); None if a row
-        has no outcome file. A job's draws have their own seed (from its id, attack and measure): the
-        same whichever rows are asked for."""
-        measure = {"as_ignore": "ignore", "as_target": "target_hit"}[figure]
-        runs = self.runs(rows, measure)
-        if runs is None:
-            return None
-        return np.stack([cluster_draws(o, n_boot, seed=zlib.crc32(f"{j}|{a}|{measure}".encode()))
-                         for o, j, a in zip(runs, rows.job, rows.attack)], axis=1)
-
 
 def summary(df: pd.DataFrame, group: Sequence[str], out: Path | None = None, recs: Sequence[dict] = (),
             n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
@@ -777,7 +764,7 @@ def collect(out: str | Path) -> dict[str, Path]:
     # every pair of models is a paired bootstrap: with many models the correlations answer instead
     diffs = (differences(df, ["model", "attack", *seedless], seed_keys, out, recs, study.reference_order)
              if n_models <= MAX_PAIRED_MODELS else pd.DataFrame())
-    corr = correlations(df, draws=_Runs(out, recs).draws)
+    corr = correlations(df)
 
     def reference(model: str, which: str) -> float | None:
         v = study.reference_overall(model, which)

@@ -1,14 +1,12 @@
 """Disentanglement against robustness across a study's models: the tables, figures and sentences of
-``vaerobust study collect`` (issue 10, part 5), built from the study's results table (and the jobs'
-bootstrap draws).
+``vaerobust study collect`` (issue 10, part 5), built from the study's results table alone.
 
 A study whose models have factor metrics (a dataset with a ground-truth factor grid, e.g. dSprites)
 gets, per attack sweep, for each (disentanglement metric, robustness figure) pair the rank
 correlations of :func:`vaerobust.metrics.correlation.correlation_table`: over all models (plain,
 and partial given the confounds :data:`CONTROLS`), within each objective (strength and seed
 varying) and across the objectives' means. The bootstrap resamples *settings* (a model name: the
-training seeds of one setting are not independent models) and, given each job's draws (``draws``,
-from its outcome files), the job's own attacked source images. Attack success is a figure where
+training seeds of one setting are not independent models). Attack success is a figure where
 higher means less robust, so a positive correlation with an interval above 0 reads "more
 disentangled, less robust".
 
@@ -20,7 +18,6 @@ disentangled, less robust".
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -50,17 +47,11 @@ def available(results: pd.DataFrame) -> list[str]:
     return [m for m in METRICS if m in results.columns and pd.to_numeric(results[m], errors="coerce").notna().any()]
 
 
-def correlations(results: pd.DataFrame, n_boot: int = 2000, seed: int = 0,
-                 draws: Callable[[pd.DataFrame, str, int], np.ndarray | None] | None = None) -> pd.DataFrame:
-    """Every correlation row, per attack sweep (empty if the study has no factor metrics).
-
-    ``draws(rows, figure, n_boot)``: bootstrap draws [n_boot, len(rows)] of each row's figure from its own
-    attacked examples (None where a row has none): the intervals then include each model's measurement
-    noise as well as the choice of models."""
+def correlations(results: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """Every correlation row, per attack sweep (empty if the study has no factor metrics)."""
     metrics = available(results)
     if not metrics or results.empty:
         return pd.DataFrame()
-
     def present(names: tuple[str, ...]) -> list[str]:
         return [c for c in names if c in results.columns and pd.to_numeric(results[c], errors="coerce").notna().any()]
 
@@ -69,9 +60,7 @@ def correlations(results: pd.DataFrame, n_boot: int = 2000, seed: int = 0,
     group = "objective" if "objective" in results.columns else None
     parts = []
     for attack, part in results.groupby("attack", sort=False):
-        part = part.reset_index(drop=True)
-        fd = {f: d for f in FIGURES if draws is not None and (d := draws(part, f, n_boot)) is not None}
-        t = correlation_table(part, metrics, list(FIGURES), controls=controls, group=group, figure_draws=fd,
+        t = correlation_table(part.reset_index(drop=True), metrics, list(FIGURES), controls=controls, group=group,
                               cluster=CLUSTER if CLUSTER in part.columns else None, n_boot=n_boot, seed=seed,
                               more_controls=more)
         parts.append(t.assign(attack=attack))
@@ -157,9 +146,7 @@ def section(corr: pd.DataFrame, out: Path, results: pd.DataFrame) -> list[Any]:
         Heading(2, "Are more disentangled models less robust?"),
         Paragraph("Spearman's rank correlation over the model jobs between each disentanglement metric (higher = more "
                   "disentangled) and each attack-success figure (higher = less robust), with a 95% bootstrap interval "
-                  "that resamples settings (the training seeds of a setting are drawn together) and, where the jobs' "
-                  "outcome files are there, each job's attacked source images (so it includes each model's own "
-                  "measurement noise; a draw in which every model's figure is the same counts as rho 0); partial correlations "
+                  "that resamples settings (the training seeds of a setting are drawn together); partial correlations "
                   f"control for {controls or 'nothing'} (ranks regressed out){wider}; across objectives: "
                   "over the objectives' means. A verdict needs the interval to exclude 0: otherwise "
                   "\"no evidence either way\". Every row is in `tables/correlations.csv`."),
