@@ -214,6 +214,45 @@ def test_a_study_continued_from_its_published_records_trains_its_judge_again(
     assert any(f"{judge.name}: its record has no weights" in ln for ln in lines)
     assert any(f"{judge.name}: trained again to the same weights" in ln for ln in lines)
     assert files.read_json(part / "jobs" / "plain__train.seed=1" / "result.json")["model"] == "plain"
+    assert (tmp_path / "published" / judge.relative_to(out) / job.PREVIOUS) in study.export(part, tmp_path / "published")
+    # a retrain that fails leaves the first record in place, and the model job that needed it waits
+    broken = tmp_path / "broken"
+    study.export(out, broken)
+    (broken / "jobs" / "plain__train.seed=1" / "result.json").unlink()
+    (broken / judge.relative_to(out) / "judge").write_text("not a folder")  # the judge cannot be trained here
+    counts = study.run(spec, broken, workers=1, device="cpu", progress=False, echo=lambda s: None)
+    assert counts == {"done": 3, "failed": 3, "blocked": 1} and not (broken / "jobs" / "plain__train.seed=1" / "result.json").exists()
+    assert files.read_json(broken / judge.relative_to(out) / "result.json") == first
+    assert (broken / judge.relative_to(out) / "error.json").is_file()
+
+
+def test_a_step_s_clock_never_hides_the_step_s_own_error_or_ctrl_c(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from vaerobust.rundir import RunDirError
+
+    def read_only(*args: object, **kwargs: object) -> None:
+        raise RunDirError("cannot write timings.json: the filesystem is read-only")
+
+    clock = job._Clock(tmp_path, tmp_path / "model")
+    monkeypatch.setattr(files, "write_json", read_only)
+    with clock.step("train"):
+        pass  # a step that succeeds still succeeds
+    with pytest.raises(ValueError, match="the step's own"), clock.step("train"):
+        raise ValueError("the step's own error")
+    with pytest.raises(KeyboardInterrupt), clock.step("evaluate"):
+        raise KeyboardInterrupt
+    assert set(clock.seconds) == {"train", "evaluate"}
+
+
+def test_a_judge_trained_again_to_unknown_weights_is_a_warning_of_the_report() -> None:
+    from vaerobust.report.study_page import retrained_warnings
+
+    same = {"id": "j1", "retrained": {"same_weights": True}}
+    other = {"id": "j2", "retrained": {"same_weights": False}}
+    unknown = {"id": "j3", "retrained": {"same_weights": None}}
+    said = retrained_warnings([same, other, unknown, {"id": "j4"}])
+    assert len(said) == 2 and "j2" in said[0] and "other weights" in said[0] and "no weights hash" in said[1]
+    assert "None" not in study.retrained_text({"same_weights": None, "test_accuracy": None})
 
 
 def test_how_a_judge_trained_again_compares_is_said_in_one_line() -> None:

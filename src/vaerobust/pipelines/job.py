@@ -33,7 +33,7 @@ from vaerobust import __version__, files
 from vaerobust.config import AttackConfig, JudgeConfig, RunConfig, SweepConfig, from_dict
 from vaerobust.data import load_dataset
 from vaerobust.errors import UserError
-from vaerobust.rundir import read_judge_eval, read_meta, read_summary
+from vaerobust.rundir import COMPLETE, read_judge_eval, read_meta, read_summary
 
 JOB = "job.json"
 RESULT = "result.json"
@@ -52,7 +52,7 @@ def run_job(job_dir: str) -> dict[str, Any]:
     spec: dict[str, Any] = {}
     try:
         spec = files.read_json(folder / JOB)
-        if (folder / RESULT).is_file():
+        if (folder / RESULT).is_file() and (spec["kind"] != "judge" or has_weights(folder / "judge")):
             return {"job": spec.get("id", folder.name), "state": "done", "seconds": 0.0, "skipped": True}
         (_judge_job if spec["kind"] == "judge" else _model_job)(folder, spec)
     except KeyboardInterrupt:
@@ -86,9 +86,9 @@ class _Clock:
     """Each step's wall time, summed over every run of a job in ``timings.json`` (written as a step
     ends, by an error or Ctrl-C too). ``untracked`` when the job had run before it kept timings."""
 
-    def __init__(self, folder: Path, run: Path) -> None:
+    def __init__(self, folder: Path, run: Path, fresh: bool = False) -> None:
         self.path = folder / TIMINGS
-        saved = files.read_json(self.path) if self.path.is_file() else None
+        saved = files.read_json(self.path) if self.path.is_file() and not fresh else None
         self.untracked = bool(saved["untracked_earlier_runs"]) if saved else run.exists()
         self.seconds: dict[str, float] = dict(saved["seconds"]) if saved else {}
 
@@ -101,7 +101,7 @@ class _Clock:
             self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t
             try:
                 files.write_json(self.path, {"seconds": self.seconds, "untracked_earlier_runs": self.untracked})
-            except OSError:  # the step's own outcome (or error) matters more than its clock
+            except Exception:  # noqa: BLE001 - the step's own outcome (its error, a Ctrl-C) matters more than its clock
                 pass
 
     def cover(self) -> str:
@@ -112,7 +112,14 @@ def _judge_job(folder: Path, spec: dict[str, Any]) -> None:
     from vaerobust.pipelines.train_classifier import train_classifier
 
     cfg = from_dict(JudgeConfig, spec["judge"], prefix="judge")
-    clock = _Clock(folder, folder / "judge")
+    again = (folder / RESULT).is_file()  # a record without weights (run_job checked): train it again
+    if again:
+        if not (folder / PREVIOUS).is_file():  # the first record stays, whatever happens next
+            files.write_bytes(folder / PREVIOUS, (folder / RESULT).read_bytes())
+        complete = folder / "judge" / COMPLETE
+        if complete.is_file():  # finished, but its weights are gone: not finished any more
+            complete.replace(complete.with_name("complete.previous.json"))
+    clock = _Clock(folder, folder / "judge", fresh=again)
     with clock.step("train"):
         train_classifier(cfg, folder / "judge", device=_device(spec), progress=False)
     ev = read_judge_eval(folder / "judge")
@@ -123,6 +130,11 @@ def _judge_job(folder: Path, spec: dict[str, Any]) -> None:
     if (folder / PREVIOUS).is_file():  # trained again because the weights were missing: say how it compares
         rec["retrained"] = compare_judges(files.read_json(folder / PREVIOUS), rec)
     files.write_json(folder / RESULT, rec)
+
+
+def has_weights(run: Path) -> bool:
+    """Whether a finished run folder still holds its weights (``complete.json`` and ``model.safetensors``)."""
+    return (Path(run) / "model.safetensors").is_file() and (Path(run) / COMPLETE).is_file()
 
 
 def weights_sha256(run_dir: Path) -> str:
@@ -256,4 +268,5 @@ def _provenance(spec: dict[str, Any]) -> dict[str, Any]:
             "host": platform.node(), "device": _device(spec), "finished": _now()}
 
 
-__all__ = ["ERROR", "JOB", "PREVIOUS", "RESULT", "TRACEBACK", "compare_judges", "run_job", "weights_sha256"]
+__all__ = ["ERROR", "JOB", "PREVIOUS", "RESULT", "TIMINGS", "TRACEBACK", "compare_judges", "has_weights", "run_job",
+           "weights_sha256"]

@@ -45,11 +45,11 @@ from vaerobust.config import (
 from vaerobust.errors import ConfigError, Interrupted, RunDirError
 from vaerobust.metrics.bootstrap import Outcomes, hierarchical_interval, paired_difference
 from vaerobust.pipelines.attack import check_sweep_fits_data, sweep_classes
-from vaerobust.pipelines.job import ERROR, JOB, PREVIOUS, RESULT, run_job
+from vaerobust.pipelines.job import ERROR, JOB, PREVIOUS, RESULT, has_weights, run_job
 from vaerobust.progress import progress_bar
 from vaerobust.report.correlations import correlations
 from vaerobust.report.study_page import is_missing, pooled_pair_tables, rows_at, write_study_report
-from vaerobust.rundir import COMPLETE, ensure_same_settings, folder_lock, read_config, read_saved
+from vaerobust.rundir import ensure_same_settings, folder_lock, read_config, read_saved
 
 RUN_SECTIONS = ("data", "model", "objective", "train")
 
@@ -271,7 +271,7 @@ def job_state(out: Path, job: Job) -> JobState:
     if (folder / RESULT).is_file():
         rec = read_saved(folder / RESULT)
         secs = rec.get("seconds") if job.kind == "judge" else sum((rec.get("timings") or {}).values())
-        if job.kind == "judge" and not _has_weights(folder / "judge"):
+        if job.kind == "judge" and not has_weights(folder / "judge"):
             return JobState(job.id, job.kind, "done", "finished; records only (no weights here: it trains again "
                             "if a model job still needs it)", secs, None)
         return JobState(job.id, job.kind, "done", "finished", secs, None)
@@ -292,16 +292,15 @@ def judges_without_weights(out: Path, judges: list[Job], models: list[Job], retr
     waiting = {m.spec["judge_id"] for m in models if not (out / m.folder / RESULT).is_file()
                and (retry_failed or not (out / m.folder / ERROR).is_file())}
     return [j for j in judges if j.id in waiting and (out / j.folder / RESULT).is_file()
-            and not _has_weights(out / j.folder / "judge")]
-
-
-def _has_weights(run: Path) -> bool:
-    return (run / "model.safetensors").is_file() and (run / COMPLETE).is_file()
+            and not has_weights(out / j.folder / "judge")]
 
 
 def retrained_text(r: dict[str, Any]) -> str:
     """One line on how a judge trained again compares with its earlier record."""
-    acc = f"test accuracy {r.get('test_accuracy', float('nan')):.4f} (earlier {r.get('previous_test_accuracy', float('nan')):.4f})"
+    def four(v: Any) -> str:
+        return f"{v:.4f}" if isinstance(v, (int, float)) else "n/a"
+
+    acc = f"test accuracy {four(r.get('test_accuracy'))} (earlier {four(r.get('previous_test_accuracy'))})"
     if r.get("same_weights") is True:
         return f"trained again to the same weights as its earlier record; {acc}"
     if r.get("same_weights") is False:
@@ -346,12 +345,8 @@ def run(study: str | StudyConfig, out: str | Path, backend: str = "local", worke
              f"({ex.describe() if hasattr(ex, 'describe') else backend})")
         again = judges_without_weights(out, judges, models, retry_failed)
         for j in again:
-            (out / j.folder / RESULT).replace(out / j.folder / PREVIOUS)
-            complete = out / j.folder / "judge" / COMPLETE
-            if complete.is_file():
-                complete.replace(complete.with_name("complete.previous.json"))
             echo(f"{j.id}: its record has no weights beside it (records copied without checkpoints?) and unfinished "
-                 f"model jobs need it: it trains again; the earlier record is kept as {PREVIOUS}")
+                 f"model jobs need it: it trains again; its first record is kept as {PREVIOUS}")
         counts: dict[str, int] = {}
         all_jobs = [*judges, *models]
         bar = progress_bar(len(all_jobs), 0, f"study {cfg.name}", progress)
@@ -384,15 +379,21 @@ def run(study: str | StudyConfig, out: str | Path, backend: str = "local", worke
             echo(line)
 
         try:
-            ex.run([str(out / j.folder) for j in todo(judges)], run_job, on_result)
+            ex.run([str(out / j.folder) for j in [*todo([j for j in judges if j not in again]), *again]], run_job,
+                   on_result)
             for j in again:
-                if (out / j.folder / RESULT).is_file():
+                if has_weights(out / j.folder / "judge"):
                     echo(f"{j.id}: {retrained_text(files.read_json(out / j.folder / RESULT).get('retrained') or {})}")
-            ready = {j.id for j in judges if job_state(out, j).state == "done"}
-            blocked = [j for j in models if j.spec["judge_id"] not in ready]
+            ready = {j.id for j in judges if job_state(out, j).state == "done"
+                     and (j not in again or has_weights(out / j.folder / "judge"))}
+            def waits(j: Job) -> bool:  # a job that would run now, but its judge is not ready
+                state = job_state(out, j).state
+                return (j.spec["judge_id"] not in ready and state != "done"
+                        and (retry_failed or state != "failed"))
+
+            blocked = [j for j in models if waits(j)]
             for j in blocked:
-                if job_state(out, j).state != "done":
-                    on_result({"job": j.id, "state": "blocked", "error": f"its judge {j.spec['judge_id']} did not finish"})
+                on_result({"job": j.id, "state": "blocked", "error": f"its judge {j.spec['judge_id']} did not finish"})
             ex.run([str(out / j.folder) for j in todo([j for j in by_point(cfg, models) if j not in blocked])], run_job,
                    on_result)
         except KeyboardInterrupt:
@@ -696,8 +697,8 @@ def effects(df: pd.DataFrame, cfg: StudyConfig, seeds: Sequence[str], out: Path,
 #: Above this many models, collect skips the paired differences of every pair of models.
 MAX_PAIRED_MODELS = 6
 
-RECORD_PATTERNS = ("study.yaml", "judges/*/job.json", "judges/*/result.json", "judges/*/error.json", "jobs/*/job.json",
-                   "jobs/*/result.json", "jobs/*/error.json", "jobs/*/outcomes-*.csv.gz", "tables/*.csv",
+RECORD_PATTERNS = ("study.yaml", "judges/*/job.json", "judges/*/result.json", f"judges/*/{PREVIOUS}", "judges/*/error.json",
+                   "jobs/*/job.json", "jobs/*/result.json", "jobs/*/error.json", "jobs/*/outcomes-*.csv.gz", "tables/*.csv",
                    "figures/examples/*.png")
 
 

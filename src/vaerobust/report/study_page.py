@@ -195,6 +195,20 @@ def sweep_warnings(notes: list[tuple[str, str, str]]) -> list[str]:
     return [f"{w} ({len(v)} sweep(s): {', '.join(sorted(v)[:4])}{', ...' if len(v) > 4 else ''})" for w, v in seen.items()]
 
 
+def retrained_warnings(judges: list[dict[str, Any]]) -> list[str]:
+    """A warning per judge trained again (its weights were missing) to weights not known to be its first ones."""
+    out = []
+    for j in judges:
+        r = j.get("retrained")
+        if not isinstance(r, dict) or r.get("same_weights") is True:
+            continue
+        why = ("to other weights than its first record's" if r.get("same_weights") is False else
+               "and its first record has no weights hash to compare with")
+        out.append(f"the judge {j.get('id')} was trained again (its weights were not there) {why}: jobs attacked "
+                   "before and after may be judged by different networks (its first record: result.previous.json)")
+    return out
+
+
 def _distance_table(results: pd.DataFrame, keys: list[str]) -> Table | None:
     cols = [("mean_out_dist", "L2 to target", "{:.2f}"), ("mean_ms_ssim", "MS-SSIM to target", "{:.3f}"),
             ("mean_ms_ssim_clean", "MS-SSIM, no attack", "{:.3f}")]
@@ -329,6 +343,7 @@ def write_study_report(out: Path, name: str, results: pd.DataFrame, summary: pd.
         warnings.append("some groups have a single training seed: their intervals cover the sampling of test "
                         "images only, not training")
     warnings += sweep_warnings(notes or [])
+    warnings += retrained_warnings(judges or [])
     unequal = unequal_judging(summary, keys)
     warnings += list(unequal.values())
     if warnings:
