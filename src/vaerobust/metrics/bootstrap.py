@@ -25,6 +25,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+#: cluster_draws holds about this many numbers at once (blocks of draws)
+_BLOCK = 4_000_000
+
 
 @dataclass(frozen=True)
 class Outcomes:
@@ -104,13 +107,18 @@ def cluster_draws(o: Outcomes, n_boot: int = 2000, seed: int = 0) -> np.ndarray:
     if c.n == 0:
         return np.full(n_boot, np.nan)
     rng = np.random.default_rng(seed)
-    counts = rng.multinomial(c.n, np.full(c.n, 1.0 / c.n), size=n_boot).astype(float)  # [B, C]
-    w = counts[:, c.index]  # [B, n]
-    onehot = np.zeros((len(c.pair), c.n_pairs))
-    onehot[np.arange(len(c.pair)), c.pair] = 1.0
-    den, num = w @ onehot, (w * c.hit) @ onehot  # [B, pairs]
-    rate = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
-    return np.nanmean(rate, axis=1)
+    used, pair = np.unique(c.pair, return_inverse=True)  # the pairs attacked at all
+    onehot = np.zeros((len(pair), len(used)))
+    onehot[np.arange(len(pair)), pair] = 1.0
+    out = np.empty(n_boot)
+    block = max(1, _BLOCK // max(len(pair), c.n))  # draws at once: about _BLOCK numbers in memory
+    for start in range(0, n_boot, block):
+        m = min(block, n_boot - start)
+        w = rng.multinomial(c.n, np.full(c.n, 1.0 / c.n), size=m).astype(float)[:, c.index]  # [m, n]
+        den, num = w @ onehot, (w * c.hit) @ onehot  # [m, pairs]
+        rate = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+        out[start : start + m] = np.nanmean(rate, axis=1)
+    return out
 
 
 def cluster_interval(o: Outcomes, n_boot: int = 2000, seed: int = 0, level: float = 0.95) -> Interval:
