@@ -167,6 +167,25 @@ def test_collect_rebuilds_the_tables_from_the_records_alone(ran: tuple[Path, lis
     assert 0 <= row.as_ignore_a_above_b <= 2
 
 
+def test_a_job_holds_its_folder_s_lock_and_status_says_what_it_does(ran: tuple[Path, list[str], dict],
+                                                                       tmp_path: Path) -> None:
+    out, _, _ = ran
+    _, judges, models = study.load(out)
+    plain = next(m for m in models if m.id == "plain__train.seed=0")
+    assert (out / plain.folder / files.LOCK_NAME).is_file()  # run_job took the job folder's lock
+    copy = tmp_path / "s"
+    (copy / plain.folder / "model").mkdir(parents=True)
+    (copy / plain.folder / "model" / "complete.json").write_text("{}")
+    assert study.job_state(copy, plain).progress == "trained; measuring its codes"
+    with files.folder_lock(copy / plain.folder):  # another process would hold it while the job runs
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("spawn")
+        with ctx.Pool(1) as pool:
+            state = pool.apply(study.job_state, (copy, plain))
+    assert state.state == "running"
+
+
 def test_running_again_skips_finished_jobs_and_retry_failed_reruns_only_those(
         ran: tuple[Path, list[str], dict]) -> None:
     out, _, _ = ran

@@ -54,7 +54,8 @@ def run_job(job_dir: str) -> dict[str, Any]:
         spec = files.read_json(folder / JOB)
         if (folder / RESULT).is_file() and (spec["kind"] != "judge" or has_weights(folder / "judge")):
             return {"job": spec.get("id", folder.name), "state": "done", "seconds": 0.0, "skipped": True}
-        (_judge_job if spec["kind"] == "judge" else _model_job)(folder, spec)
+        with files.folder_lock(folder):  # the whole job: `study status` reads it as running
+            (_judge_job if spec["kind"] == "judge" else _model_job)(folder, spec)
     except KeyboardInterrupt:
         return {"job": spec.get("id", folder.name), "state": "interrupted", "seconds": time.perf_counter() - t0}
     except BaseException as e:  # a failing job must never stop the study: keep its error, report it

@@ -316,6 +316,8 @@ def _progress_text(job: Job, run: Path) -> str:
     rows = files.read_jsonl(run / "metrics.jsonl")
     if not (run / "complete.json").is_file():
         return f"train {rows[-1]['step'] if rows else 0}/{steps}"
+    if "evaluate" in job.spec["steps"] and not (run / "metrics" / "disentanglement.json").is_file():
+        return "trained; measuring its codes"
     names = list(job.spec["attacks"])  # the names of the job's attack sweeps
     done = [n for n in names if (run / "attacks" / n / "complete.json").is_file()]
     partial = [len(list((run / "attacks" / n / "partial").glob("batch-*.npz"))) for n in names if n not in done]
