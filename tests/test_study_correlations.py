@@ -73,13 +73,17 @@ def collected(tmp_path_factory: pytest.TempPathFactory) -> Path:
         rec = _record(job, mig=mig, sap=float(rng.random()), as_ignore=float(np.clip(0.1 + 0.8 * level + rng.normal(0, 0.03), 0, 1)),
                       mse=float(rng.random()), sigma=float(rng.random()), clean=float(rng.uniform(0.5, 1.0)))
         files.write_json(out / job.folder / "result.json", rec)
+        if job is not models[0] and job is not models[1]:  # the margin falls with MIG (two jobs without one)
+            m = float(max(1.0 - level + rng.normal(0, 0.03), 0.0))
+            files.write_json(out / job.folder / "margin.json", {"settings": {"headline_radius": 2.0}, "radii": {
+                "2": {"median": m, "median_spectral": 2 * m, "robust_share": 0.9}, "1": {"median": 0.0}}})
     study.collect(out)
     return out
 
 
 def test_collect_writes_the_correlations_and_recovers_the_planted_relation(collected: Path) -> None:
     corr = pd.read_csv(collected / "tables" / "correlations.csv")
-    assert set(corr.attack) == {"latent", "kl"} and set(corr.metric) == {"mig.mig", "sap.sap"}
+    assert set(corr.attack) == {"latent", "kl", corr_report.NO_ATTACK} and set(corr.metric) == {"mig.mig", "sap.sap"}
     allm = corr[(corr.attack == "latent") & (corr.scope == "all models") & corr.controls.isna()].set_index(["metric", "figure"])
     planted = allm.loc[("mig.mig", "as_ignore")]
     assert planted.n == 57 and planted.rho > 0.9 and planted.low > 0.5 and planted.verdict == LESS_ROBUST
@@ -96,6 +100,24 @@ def test_collect_writes_the_correlations_and_recovers_the_planted_relation(colle
     assert corr[(corr.scope == "across objectives")].n.max() == 7
     # the kl sweep's success is the same everywhere: its correlations are undefined, never a direction
     assert set(corr[(corr.attack == "kl") & (corr.figure == "as_ignore")].verdict) == {"not enough models"}
+
+
+def test_the_margin_is_correlated_over_the_jobs_that_have_one(collected: Path) -> None:
+    corr = pd.read_csv(collected / "tables" / "correlations.csv")
+    m = corr[(corr.attack == corr_report.NO_ATTACK) & (corr.scope == "all models")]
+    assert set(m.figure) == {"margin"}
+    plain = m[m.controls.isna()].set_index("metric")
+    assert plain.loc["mig.mig"].n == 55 and plain.loc["mig.mig"].high < -0.5  # one row per job, two without a margin
+    assert plain.loc["mig.mig"].verdict == LESS_ROBUST  # higher margin = more robust: a falling margin is less robust
+    assert list(dict.fromkeys(m.controls.dropna())) == ["test_mse_per_pixel, mean_sigma_active"]  # no judge control
+    results = pd.read_csv(collected / "tables" / "results.csv")
+    have = results.dropna(subset=["margin"])
+    assert len(have) == 2 * 55 and (have.margin_spectral == 2 * have.margin).all()  # two attacks per job
+    text = (collected / "report.md").read_text()
+    assert "### No attack: the first-order margin" in text and "The margin bound (no attack), over all models" in text
+    assert (collected / "figures" / "scatter-margin.png").read_bytes()[:4] == b"\x89PNG"
+    exported = study.export(collected, collected.parent / "exported")
+    assert sum(p.name == "margin.json" for p in exported) == 55
 
 
 def test_the_report_answers_per_attack_and_skips_pairwise_differences(collected: Path) -> None:

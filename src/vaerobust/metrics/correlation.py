@@ -434,8 +434,8 @@ def correlation_table(df: pd.DataFrame, metrics: Sequence[str], figures: Sequenc
         _check_columns(df, [cluster], "cluster")
     given = dict(higher_is_less_robust or {})
     clusters = df[cluster].to_numpy(dtype=object) if cluster is not None else None
-    z = np.column_stack([_numeric(df, c) for c in controls]) if controls else None
-    z_wider = np.column_stack([_numeric(df, c) for c in wider]) if wider else None
+    # the partial correlations: on ``controls``, then on ``controls`` and ``more_controls`` together
+    control_sets = [(names, np.column_stack([_numeric(df, c) for c in names])) for names in (controls, wider) if names]
     labels = df[group] if group is not None else None
     values = sorted(labels.dropna().unique(), key=str) if labels is not None else []
     rows: list[dict[str, Any]] = []
@@ -446,11 +446,8 @@ def correlation_table(df: pd.DataFrame, metrics: Sequence[str], figures: Sequenc
             less = bool(given.get(figure, figure.startswith("as_")))
             c = correlation(x, y, n_boot=n_boot, seed=seed, clusters=clusters)
             rows.append(_row(metric, figure, "all models", c, less))
-            if z is not None:
-                c = correlation(x, y, z, n_boot=n_boot, seed=seed, clusters=clusters, control_names=controls)
-                rows.append(_row(metric, figure, "all models", c, less))
-            if z_wider is not None:
-                c = correlation(x, y, z_wider, n_boot=n_boot, seed=seed, clusters=clusters, control_names=wider)
+            for names, z in control_sets:
+                c = correlation(x, y, z, n_boot=n_boot, seed=seed, clusters=clusters, control_names=names)
                 rows.append(_row(metric, figure, "all models", c, less))
             if labels is None:
                 continue

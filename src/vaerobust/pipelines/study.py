@@ -46,6 +46,7 @@ from vaerobust.errors import ConfigError, Interrupted, RunDirError
 from vaerobust.metrics.bootstrap import Outcomes, hierarchical_interval, paired_difference
 from vaerobust.pipelines.attack import check_sweep_fits_data, sweep_classes
 from vaerobust.pipelines.job import ERROR, JOB, PREVIOUS, RESULT, has_weights, run_job
+from vaerobust.pipelines.margin import JOB_MARGIN, headline_of
 from vaerobust.progress import progress_bar
 from vaerobust.report.correlations import correlations
 from vaerobust.report.study_page import is_missing, pooled_pair_tables, rows_at, write_study_report
@@ -285,12 +286,16 @@ def job_state(out: Path, job: Job) -> JobState:
     return JobState(job.id, job.kind, "partial" if run.exists() else "pending", progress, None, None)
 
 
+def would_run(out: Path, job: Job, retry_failed: bool = False) -> bool:
+    """Whether ``study run`` would run ``job`` now: not finished and, unless ``retry_failed``, not failed."""
+    return not (out / job.folder / RESULT).is_file() and (retry_failed or not (out / job.folder / ERROR).is_file())
+
+
 def judges_without_weights(out: Path, judges: list[Job], models: list[Job], retry_failed: bool = False) -> list[Job]:
     """The judges whose record (``result.json``) has no weights beside it, e.g. a study continued
     from its published records, while a model job that will run now needs them (one neither
     finished nor, unless ``retry_failed``, failed)."""
-    waiting = {m.spec["judge_id"] for m in models if not (out / m.folder / RESULT).is_file()
-               and (retry_failed or not (out / m.folder / ERROR).is_file())}
+    waiting = {m.spec["judge_id"] for m in models if would_run(out, m, retry_failed)}
     return [j for j in judges if j.id in waiting and (out / j.folder / RESULT).is_file()
             and not has_weights(out / j.folder / "judge")]
 
@@ -388,12 +393,8 @@ def run(study: str | StudyConfig, out: str | Path, backend: str = "local", worke
                     echo(f"{j.id}: {retrained_text(files.read_json(out / j.folder / RESULT).get('retrained') or {})}")
             ready = {j.id for j in judges if job_state(out, j).state == "done"
                      and (j not in again or has_weights(out / j.folder / "judge"))}
-            def waits(j: Job) -> bool:  # a job that would run now, but its judge is not ready
-                state = job_state(out, j).state
-                return (j.spec["judge_id"] not in ready and state != "done"
-                        and (retry_failed or state != "failed"))
-
-            blocked = [j for j in models if waits(j)]
+            # the jobs that would run now, but whose judge is not ready
+            blocked = [j for j in models if j.spec["judge_id"] not in ready and would_run(out, j, retry_failed)]
             for j in blocked:
                 on_result({"job": j.id, "state": "blocked", "error": f"its judge {j.spec['judge_id']} did not finish"})
             ex.run([str(out / j.folder) for j in todo([j for j in by_point(cfg, models) if j not in blocked])], run_job,
@@ -474,6 +475,8 @@ def records(out: str | Path) -> list[dict[str, Any]]:
         rec = read_saved(path)
         if not isinstance(rec, dict) or rec.get("kind") != "model" or not isinstance(rec.get("robustness"), dict):
             raise RunDirError(f"{path} is corrupt: expected the result record of a model job")
+        if (path.parent / JOB_MARGIN).is_file():  # the attack-free margin (`vaerobust study margin`), measured later
+            rec = {**rec, "margin": read_saved(path.parent / JOB_MARGIN)}
         recs.append(rec)
     return recs
 
@@ -496,6 +499,7 @@ def table(recs: list[dict[str, Any]]) -> pd.DataFrame:
                         **{k: (r.get("reconstruction") or {}).get(k) for k in ("test_nll_per_image", "test_mse_per_pixel")},
                         "train_seconds": (r.get("timings") or {}).get("train"),
                         "attack_seconds": (r.get("timings") or {}).get(f"attack:{name}"), **metrics,
+                        **(headline_of(r["margin"]) if "margin" in r else {}),
                         # factor judges: the share of attacked examples whose judged value of each factor moved
                         **{f"moved.{k}": v for k, v in (rob.get("factors_moved") or {}).items()},
                         # label-free closeness of the adversarial reconstruction to the target (older records: absent)
@@ -700,7 +704,8 @@ def effects(df: pd.DataFrame, cfg: StudyConfig, seeds: Sequence[str], out: Path,
 MAX_PAIRED_MODELS = 6
 
 RECORD_PATTERNS = ("study.yaml", "judges/*/job.json", "judges/*/result.json", f"judges/*/{PREVIOUS}", "judges/*/error.json",
-                   "jobs/*/job.json", "jobs/*/result.json", "jobs/*/error.json", "jobs/*/outcomes-*.csv.gz", "tables/*.csv",
+                   "jobs/*/job.json", "jobs/*/result.json", "jobs/*/error.json", "jobs/*/outcomes-*.csv.gz", f"jobs/*/{JOB_MARGIN}",
+                   "tables/*.csv",
                    "figures/examples/*.png")
 
 

@@ -1,0 +1,75 @@
+"""How a VAE's encoder and stochastic reconstruction respond to their input, per image: what the
+attack-free margin of :mod:`vaerobust.metrics.margin` reads.
+
+- :func:`mean_jacobians`: the Jacobian of the encoder's Gaussian mean, d mu_i(x) / d x_j, per image;
+- :func:`reconstruction_spread`: L2 distances between sampled reconstructions ``g(z)``,
+  ``z ~ q(z|x)``, and the maximum-likelihood one ``g(mu(x))`` (``g``: the decoder's mean).
+
+Both need a Gaussian-only latent (the margin's theorem is for a diagonal-Gaussian encoder).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from vaerobust.errors import InputError
+from vaerobust.models.checks import check_images
+
+
+def _gaussian_only(vae: Any) -> None:
+    if getattr(vae.spec, "categorical", ()):
+        raise InputError("a VAE with categorical latents: the margin needs a Gaussian-only latent "
+                         "(its theorem is for a diagonal-Gaussian encoder)")
+    if vae.spec.gaussian < 1:
+        raise InputError("a VAE without Gaussian latents: the margin needs at least one Gaussian dimension")
+
+
+def mean_jacobians(vae: Any, x: Tensor, batch_size: int = 64) -> Tensor:
+    """J [N, D, C*H*W]: row i of image n is the gradient of mu_i(x_n) with respect to x_n's pixels.
+
+    One backward pass per latent dimension and batch; the encoder runs in eval mode, where images of
+    a batch do not interact, so the gradient of sum_n mu_i(x_n) splits into each image's row."""
+    check_images(x, tuple(vae.image_shape), "margin input")
+    _gaussian_only(vae)
+    was_training = vae.training
+    vae.eval()
+    out = []
+    try:
+        for i in range(0, x.shape[0], batch_size):
+            xb = x[i : i + batch_size].detach().clone().requires_grad_(True)
+            with torch.enable_grad():
+                mu = vae.encode(xb).mean
+                rows = [torch.autograd.grad(mu[:, d].sum(), xb, retain_graph=d + 1 < mu.shape[1])[0].flatten(1)
+                        for d in range(mu.shape[1])]
+            out.append(torch.stack(rows, dim=1).detach())
+    finally:
+        vae.train(was_training)
+    return torch.cat(out)
+
+
+@torch.no_grad()
+def reconstruction_spread(vae: Any, x: Tensor, samples: int, generator: torch.Generator | None = None,
+                          batch_size: int = 32) -> tuple[Tensor, Tensor]:
+    """(distances [N, samples], sigma_min [N]): ``||g(mu + sigma * eps) - g(mu)||_2`` for ``samples`` draws of
+    eps ~ N(0, I) per image, and each image's smallest posterior standard deviation."""
+    check_images(x, tuple(vae.image_shape), "margin input")
+    _gaussian_only(vae)
+    if samples < 1:
+        raise InputError(f"samples {samples}: expected an integer >= 1")
+    dist, smin = [], []
+    for i in range(0, x.shape[0], batch_size):
+        post = vae.encode(x[i : i + batch_size])
+        mu, sigma = post.mean, torch.exp(0.5 * post.logvar)
+        centre = vae.decode(mu).flatten(1)  # [B, P]
+        eps = torch.randn((mu.shape[0], samples, mu.shape[1]), generator=generator, device=mu.device, dtype=mu.dtype)
+        z = (mu[:, None] + sigma[:, None] * eps).reshape(-1, mu.shape[1])
+        rec = vae.decode(z).flatten(1).reshape(mu.shape[0], samples, -1)
+        dist.append((rec - centre[:, None]).norm(dim=2))
+        smin.append(sigma.min(dim=1).values)
+    return torch.cat(dist), torch.cat(smin)
+
+
+__all__ = ["mean_jacobians", "reconstruction_spread"]
