@@ -132,8 +132,11 @@ def test_margin_run_writes_one_record_and_reuses_it(gaussian_run: Path) -> None:
     rec = files.read_json(path)
     assert rec["n_images"] == 20 and set(rec["radii"]) == {"1", "2"} and rec["settings"]["samples"] == 8
     s1, s2 = rec["radii"]["1"], rec["radii"]["2"]
-    assert s1["robust_share"] <= s2["robust_share"] and s1["median_p"] <= s2["median_p"]  # a larger radius is easier
-    assert all(v is None or (math.isfinite(v) and v >= 0) for v in (s1["median"], s2["median"]))
+    for s in (s1, s2):
+        assert s["unbounded_share"] == 0 and s["median_spectral"] >= s["median"] >= 0 and s["n"] == 20
+        assert 0 <= s["capped_share"] <= s["robust_share"] <= 1
+    assert max(s1["median"], s2["median"]) > 0  # a trained conv VAE is r-robust somewhere, with a positive margin
+    assert rec["median_jacobian_spectral"] <= rec["median_jacobian_frobenius"] and rec["median_sigma_min"] > 0
     before = path.read_bytes()
     assert margin_pipeline.margin_run(gaussian_run, images=20, samples=8, radii=(2.0, 1.0), headline=2.0,
                                       device="cpu") == path and path.read_bytes() == before  # nothing measured again
@@ -146,18 +149,74 @@ def test_margin_run_writes_one_record_and_reuses_it(gaussian_run: Path) -> None:
 
 
 @pytest.mark.parametrize("kw, match", [({"images": 0}, "--images"), ({"samples": 1}, "--samples"),
-                                       ({"radii": (1.0, -2.0)}, "--radius"), ({"headline": 3.0}, "--headline")])
+                                       ({"radii": (1.0, -2.0)}, "--radius"), ({"headline": 3.0}, "--headline"),
+                                       ({"radii": (1.0, 1.0000001)}, "print alike"),
+                                       ({"radii": (1.0, 2.0), "headline": None}, "give --headline")])
 def test_bad_settings_are_one_line(kw: dict, match: str) -> None:
     args = {"images": 5, "samples": 4, "radii": (1.0, 2.0), "headline": 2.0, **kw}
     with pytest.raises(ConfigError, match=match):
         margin_pipeline.check_settings(**args)
 
 
+def test_the_headline_radius_defaults_to_4_or_the_only_radius() -> None:
+    assert margin_pipeline.check_settings(5, 4, (8.0, 4.0, 1.0))[1] == 4.0
+    assert margin_pipeline.check_settings(5, 4, (1.5,)) == ([1.5], 1.5)
+
+
+def test_the_tight_case_gives_the_exact_margin() -> None:
+    """One latent, mu = w x, a decoder whose robust region is the half-space z <= tau (the worst case):
+    P(z' <= tau) > 1/2 for z' ~ N(w (x + delta), sigma^2) exactly while w delta < tau - w x, and with
+    p = Phi((tau - w x) / sigma) the formula gives that margin exactly."""
+    sigma, w, wx, tau = 0.4, 2.5, 0.1, 0.9
+    p = norm.cdf((tau - wx) / sigma)
+    exact = (tau - wx) / w
+    assert first_order_margin(np.array([sigma]), np.array([p]), np.array([w]))[0] == pytest.approx(exact)
+
+
+@pytest.mark.parametrize("r", [1.5, 3.0])
+def test_a_two_sided_robust_region_gets_a_margin_below_the_exact_one(r: float) -> None:
+    """g(z) = z e, sigma = 1: robust while P(|z' - mu| <= r) > 1/2 for z' ~ N(mu + t, 1); the exact margin t*
+    solves Phi(r - t) - Phi(-r - t) = 1/2. The first-order margin is a lower bound of it (not tight here)."""
+    from scipy.optimize import brentq
+
+    exact = brentq(lambda t: norm.cdf(r - t) - norm.cdf(-r - t) - 0.5, 0.0, r)
+    p = 2 * norm.cdf(r) - 1
+    bound = first_order_margin(np.array([1.0]), np.array([p]), np.array([1.0]))[0]
+    assert 0 < bound < exact
+    assert bound == pytest.approx(norm.ppf(p))
+
+
+def test_margin_run_on_a_linear_vae_gives_the_closed_forms(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """End to end (the pipeline's own norms and medians): J = W for every image, so the Frobenius and
+    spectral medians are ||W||_F and its largest singular value, and the margin at r is
+    0.2 * Phi^-1(2 Phi(r / 0.3) - 1) / ||W||_F."""
+    torch.manual_seed(1)
+    w = torch.randn(3, 16)
+    vae = LinearVAE(w, torch.tensor([0.3, 0.2, 0.9]))
+    x = torch.rand(40, 1, 4, 4)
+    monkeypatch.setattr(margin_pipeline, "load_vae", lambda *a, **k: vae)
+    monkeypatch.setattr(margin_pipeline, "load_dataset", lambda *a, **k: (x, torch.zeros(40)))
+    monkeypatch.setattr(margin_pipeline, "read_run_config", lambda *a, **k: type("C", (), {"data": None})())
+    monkeypatch.setattr(margin_pipeline, "_weights_sha256", lambda *a: "w")
+    rec = files.read_json(margin_pipeline.margin_run(tmp_path, images=40, samples=2000, radii=(0.3, 0.6),
+                                                     headline=0.3, device="cpu", batch_size=16))
+    fro, spec = float(torch.linalg.matrix_norm(w)), float(torch.linalg.svdvals(w)[0])
+    assert rec["median_jacobian_frobenius"] == pytest.approx(fro, rel=1e-5)
+    assert rec["median_jacobian_spectral"] == pytest.approx(spec, rel=1e-5)
+    assert rec["median_sigma_min"] == pytest.approx(0.2)
+    for r in (0.3, 0.6):
+        s = rec["radii"][f"{r:g}"]
+        truth = 0.2 * norm.ppf(2 * norm.cdf(r / 0.3) - 1)
+        assert s["median"] == pytest.approx(truth / fro, rel=0.05)
+        assert s["median_spectral"] == pytest.approx(truth / spec, rel=0.05)
+        assert s["robust_share"] == 1.0 and s["capped_share"] == 0.0
+
+
 def test_categorical_run_gets_a_not_applicable_record(tmp_path: Path, tiny_run_cfg: RunConfig, no_figures: None) -> None:
     train_vae(tiny_run_cfg, tmp_path / "run", progress=False)
     rec = files.read_json(margin_pipeline.margin_run(tmp_path / "run", images=5, samples=4, device="cpu"))
     assert "categorical" in rec["not_applicable"] and "radii" not in rec
-    assert margin_pipeline.headline_of(rec) == {"margin": None, "margin_spectral": None, "margin_robust_share": None}
+    assert margin_pipeline.headline_of(rec) == {}  # no figure: the table leaves its columns empty
 
 
 def test_a_study_measures_its_finished_jobs_that_have_checkpoints(tmp_path: Path) -> None:
@@ -186,16 +245,41 @@ def test_a_study_measures_its_finished_jobs_that_have_checkpoints(tmp_path: Path
     lines: list[str] = []
     kw = {"images": 8, "samples": 4, "radii": (1.0, 2.0), "headline": 2.0, "device": "cpu"}
     counts = margin_pipeline.study_margin(out, echo=lines.append, **kw)
-    assert counts == {"measured": 1, "unchanged": 0, "not applicable": 2, "no checkpoint": 1, "unfinished": 0,
-                      "failed": 0}
+    assert counts == {"measured": 1, "updated": 0, "unchanged": 0, "not applicable": 2, "no checkpoint": 1,
+                      "unfinished": 0, "failed": 0}
     measured = out / "jobs" / "gauss__train.seed=0"
     assert (measured / "margin.json").read_bytes() == (measured / "model" / "metrics" / "margin.json").read_bytes()
     assert any(ln.startswith("gauss__train.seed=0: measured: median margin") for ln in lines)
     again = margin_pipeline.study_margin(out, echo=lines.append, **kw)
     assert again["unchanged"] == 1 and again["measured"] == 0
+    assert margin_pipeline.study_margin(out, echo=lines.append, **{**kw, "headline": 1.0})["updated"] == 1
     rows = study.table(study.records(out)).drop_duplicates("job").set_index("job")
-    assert np.isfinite(rows.loc["gauss__train.seed=0", "margin"])
+    assert np.isfinite(rows.loc["gauss__train.seed=0", "margin_r1"]) and rows.margin_headline.dropna().tolist() == ["1"]
     assert rows[["margin"]].isna().sum().iloc[0] == 3  # categorical (not applicable) and the checkpoint-less job
+
+    # a job run again after it was measured: its old copy is not read as the new checkpoint's
+    weights = measured / "model" / "model.safetensors"
+    saved = weights.read_bytes()
+    weights.write_bytes(saved + b" ")
+    rows = study.table(study.records(out)).drop_duplicates("job").set_index("job")
+    assert rows.loc["gauss__train.seed=0", "margin_unusable"] == "measured on other weights than the job's checkpoint"
+    assert "margin" not in rows.columns  # the only measured job's copy is not used
+    weights.write_bytes(saved)
+
+    # one job failing (here: any error, not only a user's) is counted, and the others still run
+    real = margin_pipeline.margin_run
+
+    def flaky(run_dir: Path, *a: object, **k: object) -> Path:
+        if "joint__train.seed=0" in str(run_dir):
+            raise RuntimeError("out of memory")
+        return real(run_dir, *a, **k)
+
+    import unittest.mock
+
+    with unittest.mock.patch.object(margin_pipeline, "margin_run", flaky):
+        counts = margin_pipeline.study_margin(out, echo=lines.append, **kw)
+    assert counts["failed"] == 1 and counts["not applicable"] == 1 and counts["updated"] == 1
+    assert "joint__train.seed=0: failed: RuntimeError: out of memory" in lines
 
 
 def test_the_margin_command_prints_each_radius_and_refuses_bad_input(gaussian_run: Path, monkeypatch: pytest.MonkeyPatch,
@@ -203,7 +287,7 @@ def test_the_margin_command_prints_each_radius_and_refuses_bad_input(gaussian_ru
     from test_cli import run_main
 
     code, out, _ = run_main(monkeypatch, capsys, "margin", str(gaussian_run), "--images", "6", "--samples", "4",
-                            "--radius", "1", "--radius", "2", "--device", "cpu")
+                            "--radius", "1", "--radius", "2", "--headline", "2", "--device", "cpu")
     assert code == 0 and "r = 1: median margin" in out and "r = 2: median margin" in out and "written:" in out
     code, _, err = run_main(monkeypatch, capsys, "margin", str(gaussian_run), "--radius", "nan", "--device", "cpu")
     assert code == 2 and "--radius" in err and len(err.strip().splitlines()) == 1

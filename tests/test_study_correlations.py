@@ -75,8 +75,12 @@ def collected(tmp_path_factory: pytest.TempPathFactory) -> Path:
         files.write_json(out / job.folder / "result.json", rec)
         if job is not models[0] and job is not models[1]:  # the margin falls with MIG (two jobs without one)
             m = float(max(1.0 - level + rng.normal(0, 0.03), 0.0))
-            files.write_json(out / job.folder / "margin.json", {"settings": {"headline_radius": 2.0}, "radii": {
-                "2": {"median": m, "median_spectral": 2 * m, "robust_share": 0.9}, "1": {"median": 0.0}}})
+            samples = 32 if job is models[2] else 64  # measured otherwise: left out
+            files.write_json(out / job.folder / "margin.json", {
+                "settings": {"headline_radius": 2.0, "samples": samples, "images": 500},
+                "radii": {"1": {"median": 0.0}, "2": {"median": m, "median_spectral": 2 * m, "robust_share": 0.9,
+                                                      "capped_share": 0.25}}})
+    files.write_text(out / models[3].folder / "margin.json", "{not json")  # unreadable: left out, said
     study.collect(out)
     return out
 
@@ -105,16 +109,25 @@ def test_collect_writes_the_correlations_and_recovers_the_planted_relation(colle
 def test_the_margin_is_correlated_over_the_jobs_that_have_one(collected: Path) -> None:
     corr = pd.read_csv(collected / "tables" / "correlations.csv")
     m = corr[(corr.attack == corr_report.NO_ATTACK) & (corr.scope == "all models")]
-    assert set(m.figure) == {"margin"}
-    plain = m[m.controls.isna()].set_index("metric")
-    assert plain.loc["mig.mig"].n == 55 and plain.loc["mig.mig"].high < -0.5  # one row per job, two without a margin
-    assert plain.loc["mig.mig"].verdict == LESS_ROBUST  # higher margin = more robust: a falling margin is less robust
+    assert set(m.figure) == {"margin_r1", "margin_r2"}
+    plain = m[m.controls.isna()].set_index(["metric", "figure"])
+    mig = plain.loc[("mig.mig", "margin_r2")]
+    # one row per job: 57 less two without a margin, one measured with other settings, one unreadable
+    assert mig.n == 53 and mig.high < -0.5
+    assert mig.verdict == LESS_ROBUST  # higher margin = more robust: a margin that falls with MIG is less robust
+    assert plain.loc[("mig.mig", "margin_r1")].verdict == "not enough models"  # a constant figure
     assert list(dict.fromkeys(m.controls.dropna())) == ["test_mse_per_pixel, mean_sigma_active"]  # no judge control
     results = pd.read_csv(collected / "tables" / "results.csv")
     have = results.dropna(subset=["margin"])
-    assert len(have) == 2 * 55 and (have.margin_spectral == 2 * have.margin).all()  # two attacks per job
+    assert len(have) == 2 * 54 and (have.margin_spectral == 2 * have.margin).all()  # two attacks per job
+    assert (results.margin_unusable.dropna() == "unreadable").sum() == 2
     text = (collected / "report.md").read_text()
-    assert "### No attack: the first-order margin" in text and "The margin bound (no attack), over all models" in text
+    assert "### No attack: the first-order margin" in text and "The first-order margin (no attack), over all models" in text
+    assert "53 of 57 model jobs have a margin; 1 more were measured with other settings and are left out; 1 record(s) " \
+           "unusable (unreadable)." in text
+    assert "64 sampled reconstructions per image, 500 held-out images, radii 1,2; the headline radius is 2. At it, the " \
+           "median job has 25% of its images at the sample cap" in text
+    assert "median margin, r = 2" in text
     assert (collected / "figures" / "scatter-margin.png").read_bytes()[:4] == b"\x89PNG"
     exported = study.export(collected, collected.parent / "exported")
     assert sum(p.name == "margin.json" for p in exported) == 55

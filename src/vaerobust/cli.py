@@ -205,15 +205,17 @@ def margin(
     images: int = typer.Option(500, help="Held-out test images measured (a seeded draw)."),
     samples: int = typer.Option(64, help="Sampled reconstructions per image (p(x) is estimated from them)."),
     radius: List[float] = typer.Option([], help=MARGIN_RADIUS_HELP),
-    headline: float = typer.Option(2.0, help="The radius whose median margin is the headline figure."),
+    headline: Optional[float] = typer.Option(None, help="The radius whose median margin is the headline figure "
+                                                          "(default 4, or the only --radius)."),
     seed: int = typer.Option(0, help="Seed of the image draw and the latent samples."),
     device: str = typer.Option("auto", help=DEVICE_HELP),
 ) -> None:
     """An attack-free robustness figure: the first-order r-robustness margin (Camuto et al. 2021) per image.
 
-    Writes RUN/metrics/margin.json: per radius r, the median L2 input perturbation below which the
-    reconstruction stays within r of the clean one with probability > 1/2 (to first order; higher =
-    more robust), and the share of images r-robust at the clean input.
+    Writes RUN/metrics/margin.json: per radius r, the median over images of a first-order estimate of
+    the L2 input perturbation below which a sampled reconstruction stays within r of the clean one with
+    probability > 1/2 (sigma taken as unmoved; higher = more robust), and the share of images r-robust
+    at the clean input.
     """
     from vaerobust.pipelines import margin as pipeline
     from vaerobust.rundir import read_saved
@@ -224,7 +226,7 @@ def margin(
         typer.echo(f"margin: not applicable ({rec['not_applicable']})")
     for r, s in (rec.get("radii") or {}).items():
         typer.echo(f"r = {r}: median margin {_g(s['median'])} (spectral {_g(s['median_spectral'])}), "
-                   f"{_pct(s['robust_share'])} r-robust at the clean input")
+                   f"{_pct(s['robust_share'])} r-robust at the clean input, {_pct(s['capped_share'])} at the sample cap")
     typer.echo(f"written: {path}")
 
 
@@ -318,7 +320,8 @@ def study_margin(
     images: int = typer.Option(500, help="Held-out test images measured per model (a seeded draw)."),
     samples: int = typer.Option(64, help="Sampled reconstructions per image."),
     radius: List[float] = typer.Option([], help=MARGIN_RADIUS_HELP),
-    headline: float = typer.Option(2.0, help="The radius whose median margin is the headline figure."),
+    headline: Optional[float] = typer.Option(None, help="The radius whose median margin is the headline figure "
+                                                          "(default 4, or the only --radius)."),
     seed: int = typer.Option(0, help="Seed of the image draw and the latent samples."),
     device: str = typer.Option("auto", help=DEVICE_HELP),
 ) -> None:

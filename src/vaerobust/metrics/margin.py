@@ -6,21 +6,24 @@
 maximum-likelihood reconstruction ``g(mu(x))`` with probability above 1/2 (``g``: the decoder's
 mean). Call that probability ``p(x) = P(||g(z) - g(mu(x))||_2 <= r)``.
 
-**The margin.** To first order in the perturbation, and for the worst decoder whose robust region is
-a half-space of the latent space, every input perturbation ``delta`` with
+**The margin.** To first order in the perturbation, every input perturbation ``delta`` with
 
     ||delta||_2 < R(x) = min_i sigma_i(x) * Phi^{-1}(p(x)) / ||J_mu(x)||_F
 
 keeps the VAE r-robust (``J_mu``: the Jacobian of the encoder's mean, d mu_i / d x_j; ``Phi^{-1}``:
-the standard normal quantile). The bound assumes a diagonal-Gaussian encoder and that the
-perturbation moves the mean and not sigma; it is an approximation (the higher-order terms are
-dropped, as the authors plot it), not a certificate. Where ``p(x) <= 1/2`` the model is not
-r-robust at ``x`` itself and the margin is 0. Since ``||J||_2 <= ||J||_F``, the same formula with
-the spectral norm gives a margin that is never smaller: both are kept.
+the standard normal quantile), whatever the decoder: the decoder whose robust region is a half-space
+of the latent space is the worst case, where the bound is tight (Neyman-Pearson). It assumes a
+diagonal-Gaussian encoder and that the perturbation moves the mean and not sigma (attacks do move
+sigma); it is an approximation (the higher-order terms are dropped, as the authors plot it) computed
+from an estimate of ``p(x)``, not a certificate. Where ``p(x) <= 1/2`` the model is not r-robust at
+``x`` itself and the margin is 0. Since ``||J||_2 <= ||J||_F``, the same formula with the spectral
+norm gives a margin that is never smaller: kept beside it [not the paper's: a variant of ours].
 
 [assumption] ``p(x)`` is estimated from ``S`` samples of ``z`` and clipped to
 ``[1/(2S), 1 - 1/(2S)]`` so that ``Phi^{-1}`` stays finite: with every sample within ``r``, the
-margin is that of ``p = 1 - 1/(2S)`` (a larger ``S`` raises this cap).
+margin is that of ``p = 1 - 1/(2S)`` (a larger ``S`` raises this cap), so it reads
+``sigma_min / ||J||`` times a constant of ``S`` and no longer depends on ``r``; ``capped_share``
+says how many images are there.
 
 Source of the formula: the first author's summary of the paper (A. Camuto, "The Adversarial
 Robustness of VAEs", 2020); the theorem's exact conditions in the paper were not checked here.
@@ -70,7 +73,7 @@ def first_order_margin(sigma_min: np.ndarray, p: np.ndarray, jacobian_norm: np.n
 class MarginSummary:
     """One radius's figures over the images. Medians and quartiles, not means, carry the figure (a few images
     with a tiny Jacobian give huge margins); each is an order statistic (the lower middle value of an even
-    count), so it stays defined when some margins are infinite."""
+    count), so it stays defined when some margins are infinite. ``median_p`` (always finite) is the usual median."""
 
     radius: float
     median: float  # median margin, Frobenius norm (the paper's bound; inf: most images' means ignore their input)
@@ -78,7 +81,8 @@ class MarginSummary:
     median_spectral: float  # median margin, spectral norm (never below ``median``)
     quartiles: tuple[float, float]  # 25% and 75% of the margins, Frobenius norm
     robust_share: float  # share of images r-robust at the clean input (p > 1/2)
-    unbounded_share: float  # share of r-robust images whose mean does not move with the input (margin inf)
+    capped_share: float  # share of images with every sample within r (p at its cap 1 - 1/(2S))
+    unbounded_share: float  # share of images with an infinite margin (r-robust, and the mean ignores the input)
     median_p: float
     n: int
 
@@ -95,6 +99,7 @@ def summarise(radius: float, distances: np.ndarray, sigma_min: np.ndarray, frobe
               spectral: np.ndarray) -> MarginSummary:
     """The figures of one radius from per-image arrays (distances [N, S]; the rest [N])."""
     p = robust_probability(distances, radius)
+    cap = 1.0 - 0.5 / np.asarray(distances).shape[1]
     m_f = first_order_margin(sigma_min, p, frobenius)
     m_s = first_order_margin(sigma_min, p, spectral)
     finite = m_f[np.isfinite(m_f)]
@@ -102,7 +107,8 @@ def summarise(radius: float, distances: np.ndarray, sigma_min: np.ndarray, frobe
     return MarginSummary(radius=float(radius), median=float(np.quantile(m_f, 0.5, method="lower")),
                          mean=float(finite.mean()) if finite.size else float("nan"),
                          median_spectral=float(np.quantile(m_s, 0.5, method="lower")), quartiles=(float(q25), float(q75)),
-                         robust_share=float(np.mean(p > 0.5)), unbounded_share=float(np.mean(np.isinf(m_f))),
+                         robust_share=float(np.mean(p > 0.5)), capped_share=float(np.mean(p >= cap)),
+                         unbounded_share=float(np.mean(np.isinf(m_f))),
                          median_p=float(np.median(p)), n=int(p.shape[0]))
 
 

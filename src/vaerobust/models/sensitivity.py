@@ -30,45 +30,68 @@ def _gaussian_only(vae: Any) -> None:
 def mean_jacobians(vae: Any, x: Tensor, batch_size: int = 64) -> Tensor:
     """J [N, D, C*H*W]: row i of image n is the gradient of mu_i(x_n) with respect to x_n's pixels.
 
-    One backward pass per latent dimension and batch; the encoder runs in eval mode, where images of
-    a batch do not interact, so the gradient of sum_n mu_i(x_n) splits into each image's row."""
+    One backward pass per latent dimension and batch, in eval mode: the gradient of sum_n mu_i(x_n)
+    splits into each image's row only if the images of a batch do not interact (true of this project's
+    encoders, which have no batch statistics), so the first image's rows are also computed alone and a
+    mismatch is an error rather than a wrong figure."""
     check_images(x, tuple(vae.image_shape), "margin input")
     _gaussian_only(vae)
-    was_training = vae.training
-    vae.eval()
-    out = []
-    try:
-        for i in range(0, x.shape[0], batch_size):
-            xb = x[i : i + batch_size].detach().clone().requires_grad_(True)
-            with torch.enable_grad():
-                mu = vae.encode(xb).mean
-                rows = [torch.autograd.grad(mu[:, d].sum(), xb, retain_graph=d + 1 < mu.shape[1])[0].flatten(1)
-                        for d in range(mu.shape[1])]
-            out.append(torch.stack(rows, dim=1).detach())
-    finally:
-        vae.train(was_training)
+
+    def rows_of(xb: Tensor) -> Tensor:
+        xb = xb.detach().clone().requires_grad_(True)
+        with torch.enable_grad():
+            mu = vae.encode(xb).mean
+            rows = [torch.autograd.grad(mu[:, d].sum(), xb, retain_graph=d + 1 < mu.shape[1])[0].flatten(1)
+                    for d in range(mu.shape[1])]
+        return torch.stack(rows, dim=1).detach()
+
+    with _eval(vae):
+        out = [rows_of(x[i : i + batch_size]) for i in range(0, x.shape[0], batch_size)]
+        if out[0].shape[0] > 1:
+            alone = rows_of(x[:1])[0]
+            if not torch.allclose(alone, out[0][0], rtol=1e-4, atol=1e-6 * float(alone.abs().max()) + 1e-12):
+                raise InputError("the encoder's images interact within a batch (batch statistics?): its "
+                                 "per-image Jacobian cannot be read from a batch")
     return torch.cat(out)
+
+
+class _eval:
+    """Eval mode for a block, the module's mode restored after it."""
+
+    def __init__(self, module: Any) -> None:
+        self.module, self.was = module, bool(getattr(module, "training", False))
+
+    def __enter__(self) -> None:
+        self.module.eval()
+
+    def __exit__(self, *exc: object) -> None:
+        self.module.train(self.was)
 
 
 @torch.no_grad()
 def reconstruction_spread(vae: Any, x: Tensor, samples: int, generator: torch.Generator | None = None,
-                          batch_size: int = 32) -> tuple[Tensor, Tensor]:
+                          batch_size: int = 32, decode_batch: int = 2048) -> tuple[Tensor, Tensor]:
     """(distances [N, samples], sigma_min [N]): ``||g(mu + sigma * eps) - g(mu)||_2`` for ``samples`` draws of
-    eps ~ N(0, I) per image, and each image's smallest posterior standard deviation."""
+    eps ~ N(0, I) per image, and each image's smallest posterior standard deviation (eval mode; at most
+    ``decode_batch`` codes decoded at a time, so memory does not grow with ``samples``)."""
     check_images(x, tuple(vae.image_shape), "margin input")
     _gaussian_only(vae)
     if samples < 1:
         raise InputError(f"samples {samples}: expected an integer >= 1")
     dist, smin = [], []
-    for i in range(0, x.shape[0], batch_size):
-        post = vae.encode(x[i : i + batch_size])
-        mu, sigma = post.mean, torch.exp(0.5 * post.logvar)
-        centre = vae.decode(mu).flatten(1)  # [B, P]
-        eps = torch.randn((mu.shape[0], samples, mu.shape[1]), generator=generator, device=mu.device, dtype=mu.dtype)
-        z = (mu[:, None] + sigma[:, None] * eps).reshape(-1, mu.shape[1])
-        rec = vae.decode(z).flatten(1).reshape(mu.shape[0], samples, -1)
-        dist.append((rec - centre[:, None]).norm(dim=2))
-        smin.append(sigma.min(dim=1).values)
+    with _eval(vae):
+        for i in range(0, x.shape[0], batch_size):
+            post = vae.encode(x[i : i + batch_size])
+            mu, sigma = post.mean, torch.exp(0.5 * post.logvar)
+            centre = vae.decode(mu).flatten(1)  # [B, P]
+            eps = torch.randn((mu.shape[0], samples, mu.shape[1]), generator=generator, device=mu.device,
+                              dtype=mu.dtype)
+            z = (mu[:, None] + sigma[:, None] * eps).reshape(-1, mu.shape[1])
+            image_of = torch.arange(z.shape[0], device=z.device) // samples  # code j belongs to image j // samples
+            d = torch.cat([(vae.decode(z[j : j + decode_batch]).flatten(1) - centre[image_of[j : j + decode_batch]])
+                           .norm(dim=1) for j in range(0, z.shape[0], decode_batch)])
+            dist.append(d.reshape(mu.shape[0], samples))
+            smin.append(sigma.min(dim=1).values)
     return torch.cat(dist), torch.cat(smin)
 
 

@@ -18,11 +18,14 @@ cannot be measured, and is counted as such; a failing job never stops the others
 
 [assumption] The radii are L2 distances between reconstructions, pixels in [0, 1] (on 64 x 64
 dSprites, moving a sprite of scale 0.5 by one of its 32 positions changes about 20 pixels fully: L2
-~4.5). The headline radius is 2, the same for every model. It was first 4; on the first model
-measured (elbo, seed 0, before any correlation was computed) every sampled reconstruction of every
-image fell within 4 of the clean one, so the margin at 4 and 8 read the sample count's cap on p(x),
-not the radius, while at 2 it did not (median p 0.94; at 1 most images were not r-robust at all).
-Every radius's figures are in the record.
+~4.5). The headline radius is 4 ("the reconstruction stays within about one position step"), the
+same for every model, and every radius is in the record and correlated by ``study collect``. How it
+was chosen, from the margins alone and before any correlation with them was computed: 4 first; 2
+after the first model (elbo, seed 0), where every sample of every image fell within 4, so the
+figure read the sample count's cap on p(x) rather than the radius; 4 again after 12 models, where
+at 2 a beta-VAE (beta 8) was r-robust at only 38% of its images (median margin 0, tied with any such
+model) while at 4 every model's margin was positive and ordered them by sigma_min / ||J|| at the
+cap (``capped_share`` in the record says how many images are there).
 """
 
 from __future__ import annotations
@@ -47,13 +50,20 @@ from vaerobust.rundir import folder_lock, load_vae, read_run_config, read_saved
 MARGIN = "metrics/margin.json"
 #: the copy beside a study job's result record
 JOB_MARGIN = "margin.json"
-IMAGES, SAMPLES, RADII, HEADLINE = 500, 64, (1.0, 2.0, 4.0, 8.0), 2.0
+IMAGES, SAMPLES, RADII, HEADLINE = 500, 64, (1.0, 2.0, 4.0, 8.0), 4.0
 FORMULA = ("R(x) = max(0, min_i sigma_i(x) * Phi^-1(p(x))) / ||J_mu(x)||, p(x) = P(||g(z) - g(mu(x))||_2 <= r), "
-           "z ~ q(z|x): Camuto et al. 2021, first order (higher-order terms dropped)")
+           "z ~ q(z|x): Camuto et al. 2021, first order (higher-order terms dropped; sigma taken as unmoved)")
 
 
-def check_settings(images: int, samples: int, radii: Sequence[float], headline: float) -> list[float]:
-    """The radii, sorted; a bad setting is one line naming it."""
+def radius_key(r: float) -> str:
+    """How a radius names its figures in a record (``4``, ``0.5``) and in a table (``margin_r4``)."""
+    return f"{float(r):g}"
+
+
+def check_settings(images: int, samples: int, radii: Sequence[float], headline: float | None = None
+                   ) -> tuple[list[float], float]:
+    """(the radii sorted, the headline radius); a bad setting is one line naming it. Without ``headline``:
+    4 if it is a radius, else the only radius."""
     if images < 1:
         raise ConfigError(f"--images {images}: expected an integer >= 1")
     if samples < 2:
@@ -62,9 +72,16 @@ def check_settings(images: int, samples: int, radii: Sequence[float], headline: 
     bad = [r for r in rs if not (math.isfinite(r) and r > 0)]
     if not rs or bad:
         raise ConfigError(f"--radius {bad or list(radii)}: expected finite numbers > 0")
+    if len({radius_key(r) for r in rs}) < len(rs):
+        raise ConfigError(f"--radius {rs}: radii that print alike ({', '.join(radius_key(r) for r in rs)}); "
+                          "expected radii that differ in their first 6 digits")
+    if headline is None:
+        if HEADLINE not in rs and len(rs) > 1:
+            raise ConfigError(f"--radius {rs}: give --headline, one of them (the default {HEADLINE:g} is not one)")
+        headline = HEADLINE if HEADLINE in rs else rs[0]
     if float(headline) not in rs:
         raise ConfigError(f"--headline {headline}: expected one of the radii {rs}")
-    return rs
+    return rs, float(headline)
 
 
 def _weights_sha256(run_dir: Path) -> str:
@@ -73,29 +90,46 @@ def _weights_sha256(run_dir: Path) -> str:
     return weights_sha256(run_dir)
 
 
+def _readable(path: Path) -> dict[str, Any] | None:
+    """The record at ``path``, or None when it is missing or unreadable (then it is measured again)."""
+    if not path.is_file():
+        return None
+    try:
+        rec = read_saved(path)
+    except UserError:
+        return None
+    return rec if isinstance(rec, dict) else None
+
+
 def margin_run(run_dir: Path | str, images: int = IMAGES, samples: int = SAMPLES, radii: Sequence[float] = RADII,
-               headline: float = HEADLINE, seed: int = 0, device: str = "auto", batch_size: int = 32) -> Path:
-    """Measure the margin of the finished VAE in ``run_dir``; returns the path of ``metrics/margin.json``."""
-    rs = check_settings(images, samples, radii, headline)
+               headline: float | None = None, seed: int = 0, device: str = "auto", batch_size: int = 32) -> Path:
+    """Measure the margin of the finished VAE in ``run_dir``; returns the path of ``metrics/margin.json``.
+
+    A record of the same weights and settings is kept (one that differs only in its headline radius gets
+    the new headline, nothing measured); other settings on the same weights are refused; a record of other
+    weights, or an unreadable one, is removed and measured again."""
+    rs, headline = check_settings(images, samples, radii, headline)
     run_dir = Path(run_dir)
     dev = resolve_device(device)
     vae = load_vae(run_dir, dev, require_finished=True)
-    settings = {"images": int(images), "samples": int(samples), "radii": rs, "headline_radius": float(headline),
+    settings = {"images": int(images), "samples": int(samples), "radii": rs, "headline_radius": headline,
                 "seed": int(seed), "split": "test"}
     sha = _weights_sha256(run_dir)
     out = run_dir / MARGIN
-    if out.is_file():
-        old = read_saved(out)
+    old = _readable(out)
+    if old is not None and old.get("weights_sha256") == sha:
         def measured(st: Any) -> Any:  # the headline radius only picks which figure to read
             return {k: v for k, v in st.items() if k != "headline_radius"} if isinstance(st, dict) else st
-        if isinstance(old, dict) and old.get("weights_sha256") == sha:
-            if measured(old.get("settings")) != measured(settings):
-                raise ConfigError(f"{out} was measured with other settings ({old.get('settings')}); delete it to "
-                                  f"measure again with {settings}")
-            if old["settings"] != settings:
-                with folder_lock(out.parent):
-                    files.write_json(out, {**old, "settings": settings})
-            return out
+        if measured(old.get("settings")) != measured(settings):
+            raise ConfigError(f"{out} was measured with other settings ({old.get('settings')}); delete it to "
+                              f"measure again with {settings}")
+        if old["settings"] != settings:
+            with folder_lock(out.parent):
+                files.write_json(out, {**old, "settings": settings})
+        return out
+    if out.exists():  # another checkpoint's, or unreadable: never left beside these weights
+        with folder_lock(out.parent):
+            out.unlink()
     record: dict[str, Any] = {"run": str(run_dir), "settings": settings, "weights_sha256": sha, "version": __version__,
                               "device": str(dev), "formula": FORMULA}
     if vae.spec.categorical or vae.spec.gaussian < 1:
@@ -127,7 +161,7 @@ def margin_run(run_dir: Path | str, images: int = IMAGES, samples: int = SAMPLES
             "median_sigma_min": float(np.median(s_all)),
             "median_jacobian_frobenius": float(np.median(f_all)),
             "median_jacobian_spectral": float(np.median(sp_all)),
-            "radii": {f"{r:g}": summarise(r, d_all, s_all, f_all, sp_all).to_json() for r in rs},
+            "radii": {radius_key(r): summarise(r, d_all, s_all, f_all, sp_all).to_json() for r in rs},
             "seconds": time.perf_counter() - t0,
         })
     with folder_lock(out.parent):
@@ -135,31 +169,58 @@ def margin_run(run_dir: Path | str, images: int = IMAGES, samples: int = SAMPLES
     return out
 
 
-def headline_of(record: dict[str, Any] | None) -> dict[str, float | None]:
-    """A margin record's columns for a results table: ``margin`` (median margin at the headline radius),
-    ``margin_spectral`` and ``margin_robust_share`` (all None where the margin does not apply)."""
-    empty: dict[str, float | None] = {"margin": None, "margin_spectral": None, "margin_robust_share": None}
-    if not isinstance(record, dict) or "radii" not in record:
-        return empty
-    s = (record.get("radii") or {}).get(f"{float((record.get('settings') or {}).get('headline_radius', HEADLINE)):g}")
-    if not isinstance(s, dict):
-        return empty
+def headline_of(record: dict[str, Any] | None) -> dict[str, Any]:
+    """A margin record's columns for a results table: ``margin`` (the median margin at the headline radius),
+    ``margin_spectral``, ``margin_robust_share``, ``margin_capped_share``; per radius ``margin_r<r>``; and the
+    settings that make two records comparable (``margin_samples``, ``margin_images``, ``margin_radii``).
+    Empty where there is no usable record; None where the margin does not apply or is infinite (see the
+    record's ``unbounded_share``)."""
+    if not isinstance(record, dict) or not isinstance(record.get("radii"), dict):
+        return {}
+    st = record.get("settings") or {}
+    radii = record["radii"]
+    s = radii.get(radius_key(st.get("headline_radius", HEADLINE))) or {}
     return {"margin": s.get("median"), "margin_spectral": s.get("median_spectral"),
-            "margin_robust_share": s.get("robust_share")}
+            "margin_robust_share": s.get("robust_share"), "margin_capped_share": s.get("capped_share"),
+            **{f"margin_r{k}": v.get("median") for k, v in radii.items() if isinstance(v, dict)},
+            "margin_samples": st.get("samples"), "margin_images": st.get("images"),
+            "margin_radii": ",".join(radii), "margin_headline": radius_key(st.get("headline_radius", HEADLINE))}
+
+
+def usable(job_folder: Path, record: Any) -> str | None:
+    """Why a job's margin record cannot be used (None: it can): unreadable, or measured on other weights
+    than the checkpoint beside it (a job run again after it was measured)."""
+    if not isinstance(record, dict) or "settings" not in record:
+        return "unreadable"
+    weights = job_folder / "model" / "model.safetensors"
+    if weights.is_file() and record.get("weights_sha256") != _weights_sha256(job_folder / "model"):
+        return "measured on other weights than the job's checkpoint"
+    return None
+
+
+def _said(rec: dict[str, Any], headline: float) -> str:
+    if "not_applicable" in rec:
+        return f"not applicable ({rec['not_applicable']})"
+    s = rec["radii"][radius_key(headline)]
+    median = "unbounded (the mean ignores the input)" if s.get("median") is None else f"{s['median']:.4g}"
+    return (f"median margin {median} at r = {headline:g}, {100 * s['robust_share']:.0f}% r-robust at the clean input, "
+            f"{100 * s['capped_share']:.0f}% at the sample cap ({rec.get('seconds', 0):.0f} s)")
 
 
 def study_margin(out: Path | str, images: int = IMAGES, samples: int = SAMPLES, radii: Sequence[float] = RADII,
-                 headline: float = HEADLINE, seed: int = 0, device: str = "auto",
+                 headline: float | None = None, seed: int = 0, device: str = "auto",
                  echo: Callable[[str], Any] = print) -> dict[str, int]:
     """Measure every finished model job of the study in ``out`` that still has its checkpoint; returns counts
-    (measured, unchanged, not applicable, no checkpoint, unfinished, failed)."""
+    (measured, updated: a new headline only, unchanged, not applicable, no checkpoint, unfinished, failed).
+    A failing job is counted and the others go on; its copy is removed unless it still matches the weights."""
     from vaerobust.pipelines.job import RESULT
     from vaerobust.pipelines.study import load
 
-    check_settings(images, samples, radii, headline)
+    _, headline = check_settings(images, samples, radii, headline)
     out = Path(out)
     _, _, models = load(out)
-    counts = dict.fromkeys(("measured", "unchanged", "not applicable", "no checkpoint", "unfinished", "failed"), 0)
+    counts = dict.fromkeys(("measured", "updated", "unchanged", "not applicable", "no checkpoint", "unfinished",
+                            "failed"), 0)
     for job in models:
         folder = out / job.folder
         if not (folder / RESULT).is_file():
@@ -168,26 +229,31 @@ def study_margin(out: Path | str, images: int = IMAGES, samples: int = SAMPLES, 
         if not (folder / "model" / "model.safetensors").is_file():
             counts["no checkpoint"] += 1
             continue
-        before = (folder / "model" / MARGIN).read_bytes() if (folder / "model" / MARGIN).is_file() else None
+        before = _readable(folder / "model" / MARGIN)
         try:
             path = margin_run(folder / "model", images, samples, radii, headline, seed, device)
-        except UserError as e:
+            rec = read_saved(path)
+            data = path.read_bytes()
+            if not (folder / JOB_MARGIN).is_file() or (folder / JOB_MARGIN).read_bytes() != data:
+                files.write_bytes(folder / JOB_MARGIN, data)
+        except Exception as e:  # noqa: BLE001 - one job's failure (a bug, memory) never stops the others
             counts["failed"] += 1
-            echo(f"{job.id}: failed: {e}")
+            echo(f"{job.id}: failed: {type(e).__name__}: {' '.join(str(e).split())}")
+            copy = folder / JOB_MARGIN
+            if copy.is_file() and usable(folder, _readable(copy)) is not None:
+                copy.unlink()
             continue
-        data = path.read_bytes()
-        if not (folder / JOB_MARGIN).is_file() or (folder / JOB_MARGIN).read_bytes() != data:
-            files.write_bytes(folder / JOB_MARGIN, data)
-        rec = read_saved(path)
-        which = "not applicable" if "not_applicable" in rec else ("unchanged" if before == data else "measured")
+        if "not_applicable" in rec:
+            which = "not applicable"
+        elif before is None or before.get("weights_sha256") != rec.get("weights_sha256") or \
+                before.get("radii") != rec.get("radii"):
+            which = "measured"
+        else:
+            which = "unchanged" if before == rec else "updated"
         counts[which] += 1
-        h = headline_of(rec)
-        said = (f"not applicable ({rec['not_applicable']})" if which == "not applicable" else
-                f"median margin {h['margin']:.4g} at r = {headline:g}, {100 * (h['margin_robust_share'] or 0):.0f}% "
-                f"r-robust at the clean input ({rec.get('seconds', 0):.0f} s)")
-        echo(f"{job.id}: {which if which != 'not applicable' else 'skipped'}: {said}")
+        echo(f"{job.id}: {which}: {_said(rec, headline)}")
     return counts
 
 
 __all__ = ["FORMULA", "HEADLINE", "IMAGES", "JOB_MARGIN", "MARGIN", "RADII", "SAMPLES", "check_settings",
-           "headline_of", "margin_run", "study_margin"]
+           "headline_of", "margin_run", "radius_key", "study_margin", "usable"]

@@ -46,7 +46,7 @@ from vaerobust.errors import ConfigError, Interrupted, RunDirError
 from vaerobust.metrics.bootstrap import Outcomes, hierarchical_interval, paired_difference
 from vaerobust.pipelines.attack import check_sweep_fits_data, sweep_classes
 from vaerobust.pipelines.job import ERROR, JOB, PREVIOUS, RESULT, has_weights, run_job
-from vaerobust.pipelines.margin import JOB_MARGIN, headline_of
+from vaerobust.pipelines.margin import JOB_MARGIN, headline_of, usable
 from vaerobust.progress import progress_bar
 from vaerobust.report.correlations import correlations
 from vaerobust.report.study_page import is_missing, pooled_pair_tables, rows_at, write_study_report
@@ -476,7 +476,12 @@ def records(out: str | Path) -> list[dict[str, Any]]:
         if not isinstance(rec, dict) or rec.get("kind") != "model" or not isinstance(rec.get("robustness"), dict):
             raise RunDirError(f"{path} is corrupt: expected the result record of a model job")
         if (path.parent / JOB_MARGIN).is_file():  # the attack-free margin (`vaerobust study margin`), measured later
-            rec = {**rec, "margin": read_saved(path.parent / JOB_MARGIN)}
+            try:
+                margin = read_saved(path.parent / JOB_MARGIN)
+            except RunDirError:
+                margin = None
+            why = usable(path.parent, margin)
+            rec = {**rec, "margin": margin} if why is None else {**rec, "margin_unusable": why}
         recs.append(rec)
     return recs
 
@@ -500,6 +505,7 @@ def table(recs: list[dict[str, Any]]) -> pd.DataFrame:
                         "train_seconds": (r.get("timings") or {}).get("train"),
                         "attack_seconds": (r.get("timings") or {}).get(f"attack:{name}"), **metrics,
                         **(headline_of(r["margin"]) if "margin" in r else {}),
+                        **({"margin_unusable": r["margin_unusable"]} if "margin_unusable" in r else {}),
                         # factor judges: the share of attacked examples whose judged value of each factor moved
                         **{f"moved.{k}": v for k, v in (rob.get("factors_moved") or {}).items()},
                         # label-free closeness of the adversarial reconstruction to the target (older records: absent)

@@ -18,6 +18,7 @@ disentangled, less robust".
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -40,10 +41,26 @@ CONTROLS = ("test_mse_per_pixel", "mean_sigma_active")
 #: came in; both partial correlations are reported, neither replaces the other.
 MORE_CONTROLS = ("clean_recon_accuracy",)
 CLUSTER = "model"  # a setting: its seeds form one bootstrap cluster
-#: The attack-free figure (``vaerobust study margin``): the median first-order r-robustness margin, per
-#: model job (higher = more robust), correlated over the models that have it as if it were one more attack.
-MARGIN_FIGURES = {"margin": "median margin (L2)"}
-NO_ATTACK = "margin bound (no attack)"
+#: The attack-free figure (``vaerobust study margin``): per radius r, the median first-order r-robustness
+#: margin of a model job (columns ``margin_r<r>``; higher = more robust), correlated over the jobs that have
+#: it as if it were one more attack.
+MARGIN_PREFIX = "margin_r"
+NO_ATTACK = "first-order margin (no attack)"
+#: what makes two jobs' margins comparable (the sample count sets the cap on p(x))
+MARGIN_SETTINGS = ("margin_samples", "margin_images", "margin_radii")
+
+
+def margin_figures(results: pd.DataFrame) -> list[str]:
+    """The ``margin_r<r>`` columns, by radius."""
+    figures = [c for c in results.columns if re.fullmatch(re.escape(MARGIN_PREFIX) + r"[0-9][0-9.e+-]*", str(c))]
+    return sorted(figures, key=lambda c: float(c[len(MARGIN_PREFIX):]))
+
+
+def label(figure: str) -> str:
+    """A figure's name in the report."""
+    if figure in margin_figures(pd.DataFrame(columns=[figure])):
+        return f"median margin, r = {figure[len(MARGIN_PREFIX):]}"
+    return FIGURES.get(figure, figure)
 
 
 def available(results: pd.DataFrame) -> list[str]:
@@ -70,20 +87,64 @@ def correlations(results: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> pd
         parts.append(t.assign(attack=attack))
     models = per_model(results)
     if models is not None:  # one row per model job; the judge's clean-recon accuracy is an attack's, not the margin's
-        t = correlation_table(models, metrics, list(MARGIN_FIGURES), controls=controls, group=group,
+        figures = margin_figures(models)
+        t = correlation_table(models, metrics, figures, controls=controls, group=group,
                               cluster=CLUSTER if CLUSTER in models.columns else None, n_boot=n_boot, seed=seed,
-                              higher_is_less_robust={f: False for f in MARGIN_FIGURES})
+                              higher_is_less_robust={f: False for f in figures})
         parts.append(t.assign(attack=NO_ATTACK))
     out = pd.concat(parts, ignore_index=True)
     return out[["attack", *[c for c in out.columns if c != "attack"]]]
 
 
 def per_model(results: pd.DataFrame) -> pd.DataFrame | None:
-    """One row per model job with a finite margin (None: no job has one)."""
-    if "margin" not in results.columns or "job" not in results.columns:
+    """One row per model job, its margins kept only where measured with the settings most jobs share (the
+    others' set to NaN: their figures are not comparable); None when no job has a finite margin."""
+    figures = margin_figures(results)
+    if not figures or "job" not in results.columns:
         return None
     rows = results.drop_duplicates("job").reset_index(drop=True)
-    return rows if pd.to_numeric(rows["margin"], errors="coerce").notna().any() else None
+    have = rows[figures].apply(pd.to_numeric, errors="coerce").notna().any(axis=1)
+    if not have.any():
+        return None
+    keys = [k for k in MARGIN_SETTINGS if k in rows.columns]
+    if keys:
+        setting = pd.Series(["|".join(map(str, t)) for t in rows[keys].itertuples(index=False)], index=rows.index)
+        common = setting[have].value_counts().index[0]
+        rows.loc[have & (setting != common), figures] = np.nan
+    return rows
+
+
+def margin_text(results: pd.DataFrame) -> str:
+    """What the margin section's numbers rest on, from the table: how many jobs, at which settings, how many
+    were left out and why, and where the headline radius puts the images (at the sample cap, r-robust)."""
+    rows = results.drop_duplicates("job") if "job" in results.columns else results
+    used = per_model(results)
+    figures = margin_figures(results)
+    n_used = int(used[figures].notna().any(axis=1).sum()) if used is not None else 0
+    n_have = int(rows[figures].apply(pd.to_numeric, errors="coerce").notna().any(axis=1).sum()) if figures else 0
+    parts = [f"{n_used} of {len(rows)} model jobs have a margin"]
+    if n_have > n_used:
+        parts.append(f"{n_have - n_used} more were measured with other settings and are left out")
+    if "margin_unusable" in rows.columns and rows.margin_unusable.notna().any():
+        for why, n in rows.margin_unusable.dropna().value_counts().items():
+            parts.append(f"{n} record(s) unusable ({why})")
+    text = "; ".join(parts) + "."
+    if used is not None and n_used:
+        u = used[used[figures].notna().any(axis=1)]
+        first = u.iloc[0]
+        def val(k: str) -> str:
+            v = first.get(k)
+            return tables.NA if v is None or (isinstance(v, float) and not np.isfinite(v)) else f"{v:g}" \
+                if isinstance(v, float) else str(v)
+        text += (f" Settings: {val('margin_samples')} sampled reconstructions per image, {val('margin_images')} "
+                 f"held-out images, radii {val('margin_radii')}; the headline radius is {val('margin_headline')}.")
+        if "margin_capped_share" in u.columns:
+            capped = pd.to_numeric(u.margin_capped_share, errors="coerce")
+            robust = pd.to_numeric(u.margin_robust_share, errors="coerce")
+            text += (f" At it, the median job has {100 * capped.median():.0f}% of its images at the sample cap (every "
+                     f"sample within r: there the margin reads sigma_min / ||J|| and not r) and {100 * robust.median():.0f}% "
+                     f"r-robust at the clean input (range {100 * robust.min():.0f}-{100 * robust.max():.0f}%).")
+    return text
 
 
 def _cell(row: pd.Series | None) -> str:
@@ -118,7 +179,7 @@ def headline(corr: pd.DataFrame) -> list[str]:
                 said += f", {int(counts[NOT_ENOUGH])} {NOT_ENOUGH}"
             n = int(pd.to_numeric(u.n, errors="coerce").max()) if len(u) else 0
             parts.append(f"{'controlling for ' + controls if controls else 'plain'} (up to {n} models): {said}")
-        what = ("The margin bound (no attack)", "margin") if attack == NO_ATTACK else (f"Attack {attack}", "attack-success")
+        what = ("The first-order margin (no attack)", "margin") if attack == NO_ATTACK else (f"Attack {attack}", "attack-success")
         out.append(f"{what[0]}, over all models, of the {len(t) // max(len(parts), 1)} (disentanglement metric, "
                    f"{what[1]} figure) pairs, more disentangled is: " + "; ".join(parts) + ".")
     return out
@@ -133,8 +194,7 @@ def answer_table(corr: pd.DataFrame, attack: str) -> Table:
         plain, partial = _one(t, "all models", False), _one(t, "all models", True)
         wider = _one(t, "all models", True, wider=True)
         across = next((r for _, r in t.iterrows() if str(r.scope).startswith("across")), None)
-        label = {**FIGURES, **MARGIN_FIGURES}.get(figure, figure)
-        rows.append([METRICS.get(metric, metric), label, _cell(plain), _cell(partial), _cell(wider),
+        rows.append([METRICS.get(metric, metric), label(figure), _cell(plain), _cell(partial), _cell(wider),
                      _cell(across), *[_short(str(r["verdict"])) if r is not None else tables.NA
                                       for r in (plain, partial, wider)]])
     return Table(["metric", "figure", "all models: rho [95%]", "controlling for the confounds",
@@ -153,12 +213,14 @@ def within_table(corr: pd.DataFrame, attack: str, figure: str = "as_ignore") -> 
     return Table(["metric", *[g.removeprefix("within ") for g in groups]], rows)
 
 
-MARGIN_TEXT = ("The margin (`vaerobust study margin`; Camuto et al. 2021, first order) is the L2 size of an input "
-               "perturbation below which the reconstruction stays within r of the clean one with probability above "
-               "1/2, from the encoder's Jacobian and the posterior's smallest scale: no attack is run. Higher = more "
-               "robust, so a verdict \"more robust\" here needs an interval above 0. It is an approximation (the "
-               "higher-order terms are dropped), measured only on the jobs whose checkpoints were at hand; its "
-               "partial correlations do not control for the judge (it plays no part).")
+MARGIN_TEXT = ("The margin (`vaerobust study margin`; Camuto et al. 2021) is a first-order estimate, per held-out "
+               "image, of the L2 size of an input perturbation below which a sampled reconstruction stays within r of "
+               "the clean one with probability above 1/2: min_i sigma_i * Phi^-1(p) / ||J_mu||_F, from the encoder "
+               "mean's Jacobian, the posterior's smallest scale and p estimated from samples, taking sigma as unmoved "
+               "by the perturbation (attacks do move it). No attack is run; it is not a certificate. A figure is a "
+               "job's median over its images; higher = more robust, so \"more robust\" needs an interval above 0. "
+               "The posterior's scale is one of its ingredients: the partial correlation asks whether a metric "
+               "predicts the margin beyond that scale (and the reconstruction error); the judge plays no part.")
 
 
 def section(corr: pd.DataFrame, out: Path, results: pd.DataFrame) -> list[Any]:
@@ -173,7 +235,8 @@ def section(corr: pd.DataFrame, out: Path, results: pd.DataFrame) -> list[Any]:
     blocks: list[Any] = [
         Heading(2, "Are more disentangled models less robust?"),
         Paragraph("Spearman's rank correlation over the model jobs between each disentanglement metric (higher = more "
-                  "disentangled) and each attack-success figure (higher = less robust), with a 95% bootstrap interval "
+                  "disentangled) and each attack-success figure (higher = less robust; where measured, the first-order "
+                  "margin too: higher = more robust), with a 95% bootstrap interval "
                   "that resamples settings (the training seeds of a setting are drawn together); partial correlations "
                   f"control for {controls or 'nothing'} (ranks regressed out){wider}; across objectives: "
                   "over the objectives' means. A verdict needs the interval to exclude 0: otherwise "
@@ -190,15 +253,18 @@ def section(corr: pd.DataFrame, out: Path, results: pd.DataFrame) -> list[Any]:
         title = f"Attack {attack}" if attack != NO_ATTACK else "No attack: the first-order margin"
         blocks += [Heading(3, title), answer_table(corr, attack), Bullets(said)]
         if attack == NO_ATTACK:
-            blocks.append(Paragraph(MARGIN_TEXT))
-        fig = "margin" if attack == NO_ATTACK else "as_ignore"
+            blocks.append(Paragraph(MARGIN_TEXT + " " + margin_text(results)))
+        fig = "as_ignore"
+        if attack == NO_ATTACK:
+            heads = results.margin_headline.dropna() if "margin_headline" in results.columns else pd.Series(dtype=str)
+            fig = MARGIN_PREFIX + (str(heads.mode().iloc[0]) if len(heads) else "")
         within = within_table(corr, attack, fig)
         if within is not None and any(c != tables.NA for row in within.rows for c in row[1:]):
-            label = {**FIGURES, **MARGIN_FIGURES}[fig]
-            blocks += [Paragraph(f"Within each objective (its strengths and seeds), with {label}:"), within]
+            blocks += [Paragraph(f"Within each objective (its strengths and seeds), with {label(fig)}:"), within]
         metrics = [m for m in METRICS if m in set(corr.metric)]
         if attack == NO_ATTACK:
-            part, figures, name, what = per_model(results), list(MARGIN_FIGURES), "scatter-margin", "the margin"
+            part, name, what = per_model(results), "scatter-margin", "the margin"
+            figures = margin_figures(part) if part is not None else []
         else:
             part, figures, name, what = results[results.attack == attack], list(FIGURES), f"scatter-{attack}", \
                 "attack success"
@@ -226,5 +292,6 @@ def moved_table(results: pd.DataFrame, unreliable: set[str]) -> Table | None:
     return Table(header, rows)
 
 
-__all__ = ["CONTROLS", "FIGURES", "MARGIN_FIGURES", "MORE_CONTROLS", "METRICS", "NO_ATTACK", "answer_table",
-           "available", "correlations", "headline", "moved_table", "per_model", "section", "within_table"]
+__all__ = ["CONTROLS", "FIGURES", "MARGIN_PREFIX", "MORE_CONTROLS", "METRICS", "NO_ATTACK", "answer_table",
+           "available", "correlations", "headline", "label", "margin_figures", "margin_text", "moved_table", "per_model",
+           "section", "within_table"]
