@@ -216,7 +216,7 @@ def test_categorical_run_gets_a_not_applicable_record(tmp_path: Path, tiny_run_c
     train_vae(tiny_run_cfg, tmp_path / "run", progress=False)
     rec = files.read_json(margin_pipeline.margin_run(tmp_path / "run", images=5, samples=4, device="cpu"))
     assert "categorical" in rec["not_applicable"] and "radii" not in rec
-    assert margin_pipeline.headline_of(rec) == {}  # no figure: the table leaves its columns empty
+    assert margin_pipeline.headline_of(rec) == {"margin_not_applicable": rec["not_applicable"]}  # no figure
 
 
 def test_a_study_measures_its_finished_jobs_that_have_checkpoints(tmp_path: Path) -> None:
@@ -256,6 +256,11 @@ def test_a_study_measures_its_finished_jobs_that_have_checkpoints(tmp_path: Path
     rows = study.table(study.records(out)).drop_duplicates("job").set_index("job")
     assert np.isfinite(rows.loc["gauss__train.seed=0", "margin_r1"]) and rows.margin_headline.dropna().tolist() == ["1"]
     assert rows[["margin"]].isna().sum().iloc[0] == 3  # categorical (not applicable) and the checkpoint-less job
+    assert rows.margin_not_applicable.notna().sum() == 2
+    from vaerobust.report.correlations import margin_text
+
+    assert margin_text(study.table(study.records(out))).startswith("1 of 4 model jobs have a margin; to 2 it does not "
+                                                                   "apply (the model has categorical latents")
 
     # a job run again after it was measured: its old copy is not read as the new checkpoint's
     weights = measured / "model" / "model.safetensors"

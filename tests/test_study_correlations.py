@@ -122,11 +122,14 @@ def test_the_margin_is_correlated_over_the_jobs_that_have_one(collected: Path) -
     assert len(have) == 2 * 54 and (have.margin_spectral == 2 * have.margin).all()  # two attacks per job
     assert (results.margin_unusable.dropna() == "unreadable").sum() == 2
     text = (collected / "report.md").read_text()
-    assert "### No attack: the first-order margin" in text and "The first-order margin (no attack), over all models" in text
+    assert "### No attack: the first-order margin" in text
     assert "53 of 57 model jobs have a margin; 1 more were measured with other settings and are left out; 1 record(s) " \
            "unusable (unreadable)." in text
-    assert "64 sampled reconstructions per image, 500 held-out images, radii 1,2; the headline radius is 2. At it, the " \
-           "median job has 25% of its images at the sample cap" in text
+    assert "64 sampled reconstructions per image, 500 held-out images, radii 1,2; the headline radius is 2." in text
+    assert "Jobs whose median margin is 0 (not r-robust at most of their images; they tie in rank): 53 at r = 1." in text
+    assert "At the headline radius, the median job has 25% of its images at the sample cap" in text
+    assert "The first-order margin (no attack) at its headline radius (median margin, r = 2; the other radii in its " \
+           "table), over all models, of the 2 (disentanglement metric, margin figure) pairs" in text
     assert "median margin, r = 2" in text
     assert (collected / "figures" / "scatter-margin.png").read_bytes()[:4] == b"\x89PNG"
     exported = study.export(collected, collected.parent / "exported")

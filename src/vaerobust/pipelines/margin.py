@@ -173,8 +173,10 @@ def headline_of(record: dict[str, Any] | None) -> dict[str, Any]:
     """A margin record's columns for a results table: ``margin`` (the median margin at the headline radius),
     ``margin_spectral``, ``margin_robust_share``, ``margin_capped_share``; per radius ``margin_r<r>``; and the
     settings that make two records comparable (``margin_samples``, ``margin_images``, ``margin_radii``).
-    Empty where there is no usable record; None where the margin does not apply or is infinite (see the
-    record's ``unbounded_share``)."""
+    Only ``margin_not_applicable`` (the reason) where the margin does not apply; empty where there is no usable
+    record; None where a median is infinite (see the record's ``unbounded_share``)."""
+    if isinstance(record, dict) and record.get("not_applicable"):
+        return {"margin_not_applicable": str(record["not_applicable"])}
     if not isinstance(record, dict) or not isinstance(record.get("radii"), dict):
         return {}
     st = record.get("settings") or {}
@@ -251,7 +253,7 @@ def study_margin(out: Path | str, images: int = IMAGES, samples: int = SAMPLES, 
         else:
             which = "unchanged" if before == rec else "updated"
         counts[which] += 1
-        echo(f"{job.id}: {which}: {_said(rec, headline)}")
+        echo(f"{job.id}: {_said(rec, headline)}" if which == "not applicable" else f"{job.id}: {which}: {_said(rec, headline)}")
     return counts
 
 

@@ -125,6 +125,9 @@ def margin_text(results: pd.DataFrame) -> str:
     parts = [f"{n_used} of {len(rows)} model jobs have a margin"]
     if n_have > n_used:
         parts.append(f"{n_have - n_used} more were measured with other settings and are left out")
+    if "margin_not_applicable" in rows.columns and rows.margin_not_applicable.notna().any():
+        parts.append(f"to {int(rows.margin_not_applicable.notna().sum())} it does not apply "
+                     f"({'; '.join(dict.fromkeys(rows.margin_not_applicable.dropna()))})")
     if "margin_unusable" in rows.columns and rows.margin_unusable.notna().any():
         for why, n in rows.margin_unusable.dropna().value_counts().items():
             parts.append(f"{n} record(s) unusable ({why})")
@@ -138,10 +141,15 @@ def margin_text(results: pd.DataFrame) -> str:
                 if isinstance(v, float) else str(v)
         text += (f" Settings: {val('margin_samples')} sampled reconstructions per image, {val('margin_images')} "
                  f"held-out images, radii {val('margin_radii')}; the headline radius is {val('margin_headline')}.")
+        zero = [f"{int((pd.to_numeric(u[f], errors='coerce') == 0).sum())} at r = {f[len(MARGIN_PREFIX):]}"
+                for f in figures if (pd.to_numeric(u[f], errors="coerce") == 0).any()]
+        if zero:
+            text += (" Jobs whose median margin is 0 (not r-robust at most of their images; they tie in rank): "
+                     + ", ".join(zero) + ".")
         if "margin_capped_share" in u.columns:
             capped = pd.to_numeric(u.margin_capped_share, errors="coerce")
             robust = pd.to_numeric(u.margin_robust_share, errors="coerce")
-            text += (f" At it, the median job has {100 * capped.median():.0f}% of its images at the sample cap (every "
+            text += (f" At the headline radius, the median job has {100 * capped.median():.0f}% of its images at the sample cap (every "
                      f"sample within r: there the margin reads sigma_min / ||J|| and not r) and {100 * robust.median():.0f}% "
                      f"r-robust at the clean input (range {100 * robust.min():.0f}-{100 * robust.max():.0f}%).")
     return text
@@ -165,12 +173,22 @@ def _short(verdict: str) -> str:
     return {LESS_ROBUST: "less robust", MORE_ROBUST: "more robust", NO_EVIDENCE: "no evidence either way"}.get(verdict, verdict)
 
 
-def headline(corr: pd.DataFrame) -> list[str]:
+def headline_figure(results: pd.DataFrame) -> str | None:
+    """The margin column of the records' headline radius (the most common one), or None."""
+    if "margin_headline" not in results.columns or results.margin_headline.dropna().empty:
+        return None
+    return MARGIN_PREFIX + str(results.margin_headline.dropna().astype(str).mode().iloc[0])
+
+
+def headline(corr: pd.DataFrame, margin_figure: str | None = None) -> list[str]:
     """The findings' sentences: per attack and set of controls, how the (metric, figure) pairs over
-    all models split between the verdicts (from the correlation table alone)."""
+    all models split between the verdicts (from the correlation table alone). For the margin, only the
+    headline radius ``margin_figure`` counts (the other radii are in the table)."""
     out = []
     for attack in dict.fromkeys(corr.attack):
         t = corr[(corr.attack == attack) & (corr.scope == "all models")]
+        if attack == NO_ATTACK and margin_figure is not None:
+            t = t[t.figure == margin_figure]
         parts = []
         for controls, u in t.groupby(t.controls.fillna(""), sort=False):
             counts = u.verdict.value_counts()
@@ -179,7 +197,11 @@ def headline(corr: pd.DataFrame) -> list[str]:
                 said += f", {int(counts[NOT_ENOUGH])} {NOT_ENOUGH}"
             n = int(pd.to_numeric(u.n, errors="coerce").max()) if len(u) else 0
             parts.append(f"{'controlling for ' + controls if controls else 'plain'} (up to {n} models): {said}")
-        what = ("The first-order margin (no attack)", "margin") if attack == NO_ATTACK else (f"Attack {attack}", "attack-success")
+        if attack == NO_ATTACK:
+            at = f" at its headline radius ({label(margin_figure)}; the other radii in its table)" if margin_figure else ""
+            what = (f"The first-order margin (no attack){at}", "margin")
+        else:
+            what = (f"Attack {attack}", "attack-success")
         out.append(f"{what[0]}, over all models, of the {len(t) // max(len(parts), 1)} (disentanglement metric, "
                    f"{what[1]} figure) pairs, more disentangled is: " + "; ".join(parts) + ".")
     return out
@@ -293,5 +315,5 @@ def moved_table(results: pd.DataFrame, unreliable: set[str]) -> Table | None:
 
 
 __all__ = ["CONTROLS", "FIGURES", "MARGIN_PREFIX", "MORE_CONTROLS", "METRICS", "NO_ATTACK", "answer_table",
-           "available", "correlations", "headline", "label", "margin_figures", "margin_text", "moved_table", "per_model",
+           "available", "correlations", "headline", "headline_figure", "label", "margin_figures", "margin_text", "moved_table", "per_model",
            "section", "within_table"]

@@ -350,7 +350,8 @@ def write_study_report(out: Path, name: str, results: pd.DataFrame, summary: pd.
     if warnings:
         doc.add(Quote("**Read with care:**", warnings))
     headline = rows_at(diffs, baseline) if baseline and not diffs.empty else diffs
-    statements = corr_report.headline(correlations) if correlations is not None and not correlations.empty else []
+    statements = (corr_report.headline(correlations, corr_report.headline_figure(results))
+                  if correlations is not None and not correlations.empty else [])
     statements += difference_sentences(headline, [k for k in ["attack", *keys] if k in diffs.columns], ref, unequal)
     if paired:
         statements += effect_sentences(effects, ref)
