@@ -111,6 +111,38 @@ def test_jacobian_of_a_conv_vae_is_autograds_per_image() -> None:
         assert torch.allclose(jac[n], ref.reshape(3, -1), atol=1e-5)
 
 
+class BatchCoupledVAE(LinearVAE):
+    """Its mean is scaled by the whole batch's norm (as batch statistics would): images of a batch interact."""
+
+    def encode(self, x: torch.Tensor) -> Posterior:
+        post = super().encode(x)
+        return Posterior(post.mean / x.norm(), post.logvar)
+
+
+def test_an_encoder_whose_images_interact_is_refused() -> None:
+    torch.manual_seed(0)
+    vae = BatchCoupledVAE(torch.randn(3, 16), torch.tensor([0.3, 0.2, 0.9]))
+    with pytest.raises(InputError, match="interact within a batch"):
+        mean_jacobians(vae, torch.rand(4, 1, 4, 4))
+    assert mean_jacobians(vae, torch.rand(1, 1, 4, 4)).shape == (1, 3, 16)  # alone, nothing to compare
+
+
+def test_margin_columns_and_their_labels() -> None:
+    import pandas as pd
+
+    from vaerobust.report.correlations import label, margin_figures
+
+    cols = ["margin_r4", "margin_r0.5", "margin_robust_share", "margin_r1e", "margin_r1e-05", "margin"]
+    assert margin_figures(pd.DataFrame(columns=cols)) == ["margin_r1e-05", "margin_r0.5", "margin_r4"]
+    assert label("margin_r0.5") == "median margin, r = 0.5" and label("as_ignore") == "AS ignore-target"
+
+
+def test_an_unbounded_median_is_said_not_a_crash() -> None:
+    rec = {"radii": {"4": {"median": None, "robust_share": 1.0, "capped_share": 1.0}}, "seconds": 2.0}
+    assert margin_pipeline._said(rec, 4.0).startswith("median margin unbounded (the mean ignores the input) at r = 4")
+    assert "n/a at the sample cap" in margin_pipeline._said({"radii": {"4": {"median": 0.1}}}, 4.0)
+
+
 def test_categorical_latents_and_bad_images_are_refused(tiny_vae: VAE, images: torch.Tensor) -> None:
     with pytest.raises(InputError, match="categorical"):
         mean_jacobians(tiny_vae, images)
@@ -146,6 +178,15 @@ def test_margin_run_writes_one_record_and_reuses_it(gaussian_run: Path) -> None:
     with pytest.raises(ConfigError, match="other settings"):
         margin_pipeline.margin_run(gaussian_run, images=10, samples=8, radii=(1.0, 2.0), headline=2.0, device="cpu")
     assert files.read_json(path)["radii"] == rec["radii"]  # the refused run kept the record
+
+    # measured again: a record of other weights, an unreadable one, and one of an earlier version (no capped_share)
+    old = files.read_json(path)
+    stale = [{**old, "weights_sha256": "another checkpoint", "settings": {**old["settings"], "images": 3}}, "{not json",
+             {**old, "radii": {k: {f: v for f, v in r.items() if f != "capped_share"} for k, r in old["radii"].items()}}]
+    for bad in stale:
+        path.write_text(bad if isinstance(bad, str) else files.dumps_json(bad))
+        margin_pipeline.margin_run(gaussian_run, images=20, samples=8, radii=(1.0, 2.0), headline=1.0, device="cpu")
+        assert files.read_json(path)["radii"] == old["radii"]  # the same seeds: the same figures
 
 
 @pytest.mark.parametrize("kw, match", [({"images": 0}, "--images"), ({"samples": 1}, "--samples"),
@@ -269,6 +310,14 @@ def test_a_study_measures_its_finished_jobs_that_have_checkpoints(tmp_path: Path
     rows = study.table(study.records(out)).drop_duplicates("job").set_index("job")
     assert rows.loc["gauss__train.seed=0", "margin_unusable"] == "measured on other weights than the job's checkpoint"
     assert "margin" not in rows.columns  # the only measured job's copy is not used
+    exported = study.export(out, tmp_path / "published")
+    published = {p.parent.name for p in exported if p.name == "margin.json"}
+    assert published == {"joint__train.seed=0", "joint__train.seed=1"}  # a stale margin is never published
+    import unittest.mock
+
+    with unittest.mock.patch.object(margin_pipeline, "margin_run", side_effect=RuntimeError("disk")):
+        assert margin_pipeline.study_margin(out, echo=lines.append, **kw)["failed"] == 3  # every job with a checkpoint
+    assert not (measured / "margin.json").exists()  # a failed re-measure leaves no stale copy behind
     weights.write_bytes(saved)
 
     # one job failing (here: any error, not only a user's) is counted, and the others still run
@@ -278,8 +327,6 @@ def test_a_study_measures_its_finished_jobs_that_have_checkpoints(tmp_path: Path
         if "joint__train.seed=0" in str(run_dir):
             raise RuntimeError("out of memory")
         return real(run_dir, *a, **k)
-
-    import unittest.mock
 
     with unittest.mock.patch.object(margin_pipeline, "margin_run", flaky):
         counts = margin_pipeline.study_margin(out, echo=lines.append, **kw)

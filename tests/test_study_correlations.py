@@ -78,8 +78,10 @@ def collected(tmp_path_factory: pytest.TempPathFactory) -> Path:
             samples = 32 if job is models[2] else 64  # measured otherwise: left out
             files.write_json(out / job.folder / "margin.json", {
                 "settings": {"headline_radius": 2.0, "samples": samples, "images": 500},
-                "radii": {"1": {"median": 0.0}, "2": {"median": m, "median_spectral": 2 * m, "robust_share": 0.9,
-                                                      "capped_share": 0.25}}})
+                "radii": {"1": {"median": 0.0, "median_spectral": 0.0, "robust_share": 0.2, "capped_share": 0.0,
+                                "unbounded_share": 0.0},
+                          "2": {"median": m, "median_spectral": 2 * m, "robust_share": 0.9, "capped_share": 0.25,
+                                "unbounded_share": 0.0}}})
     files.write_text(out / models[3].folder / "margin.json", "{not json")  # unreadable: left out, said
     study.collect(out)
     return out
@@ -133,7 +135,7 @@ def test_the_margin_is_correlated_over_the_jobs_that_have_one(collected: Path) -
     assert "median margin, r = 2" in text
     assert (collected / "figures" / "scatter-margin.png").read_bytes()[:4] == b"\x89PNG"
     exported = study.export(collected, collected.parent / "exported")
-    assert sum(p.name == "margin.json" for p in exported) == 55
+    assert sum(p.name == "margin.json" for p in exported) == 54  # the unreadable one is not published
 
 
 def test_the_report_answers_per_attack_and_skips_pairwise_differences(collected: Path) -> None:

@@ -212,8 +212,8 @@ def margin(
 ) -> None:
     """An attack-free robustness figure: the first-order r-robustness margin (Camuto et al. 2021) per image.
 
-    Writes RUN/metrics/margin.json: per radius r, the median over images of a first-order estimate of
-    the L2 input perturbation below which a sampled reconstruction stays within r of the clean one with
+    Writes RUN/metrics/margin.json: per radius r, the median over images of a first-order estimate of a
+    lower bound on the L2 input perturbation below which a sampled reconstruction stays within r of the clean one with
     probability > 1/2 (sigma taken as unmoved; higher = more robust), and the share of images r-robust
     at the clean input.
     """
@@ -226,7 +226,7 @@ def margin(
         typer.echo(f"margin: not applicable ({rec['not_applicable']})")
     for r, s in (rec.get("radii") or {}).items():
         typer.echo(f"r = {r}: median margin {_g(s['median'])} (spectral {_g(s['median_spectral'])}), "
-                   f"{_pct(s['robust_share'])} r-robust at the clean input, {_pct(s['capped_share'])} at the sample cap")
+                   f"{_pct(s.get('robust_share'))} r-robust at the clean input, {_pct(s.get('capped_share'))} at the sample cap")
     typer.echo(f"written: {path}")
 
 

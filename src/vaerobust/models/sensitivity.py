@@ -49,7 +49,9 @@ def mean_jacobians(vae: Any, x: Tensor, batch_size: int = 64) -> Tensor:
         out = [rows_of(x[i : i + batch_size]) for i in range(0, x.shape[0], batch_size)]
         if out[0].shape[0] > 1:
             alone = rows_of(x[:1])[0]
-            if not torch.allclose(alone, out[0][0], rtol=1e-4, atol=1e-6 * float(alone.abs().max()) + 1e-12):
+            # in norm, loosely: a batch of one may take other kernels (TF32 convolutions on a GPU differ by ~1e-3),
+            # while images that share batch statistics differ by far more
+            if float((alone - out[0][0]).norm()) > 1e-2 * float(alone.norm()) + 1e-12:
                 raise InputError("the encoder's images interact within a batch (batch statistics?): its "
                                  "per-image Jacobian cannot be read from a batch")
     return torch.cat(out)

@@ -21,8 +21,9 @@ dSprites, moving a sprite of scale 0.5 by one of its 32 positions changes about 
 ~4.5). The headline radius is 4 ("the reconstruction stays within about one position step"), the
 same for every model, and every radius is in the record and correlated by ``study collect``. How it
 was chosen, from the margins alone and before any correlation with them was computed: 4 first; 2
-after the first model (elbo, seed 0), where every sample of every image fell within 4, so the
-figure read the sample count's cap on p(x) rather than the radius; 4 again after 12 models, where
+after a first trial on one model (elbo, seed 0; 100 images, 32 samples), where the median image had
+every sample within 4, so the figure read the sample count's cap on p(x) rather than the radius; 4
+again after 12 models, where
 at 2 a beta-VAE (beta 8) was r-robust at only 38% of its images (median margin 0, tied with any such
 model) while at 4 every model's margin was positive and ordered them by sigma_min / ||J|| at the
 cap (``capped_share`` in the record says how many images are there).
@@ -101,6 +102,19 @@ def _readable(path: Path) -> dict[str, Any] | None:
     return rec if isinstance(rec, dict) else None
 
 
+#: what every radius of a record of this version holds (an earlier record without them is measured again)
+RADIUS_FIELDS = ("median", "median_spectral", "robust_share", "capped_share", "unbounded_share")
+
+
+def current(record: dict[str, Any]) -> bool:
+    """Whether a record holds every figure this version writes (a not-applicable record always does)."""
+    if record.get("not_applicable"):
+        return True
+    radii = record.get("radii")
+    return isinstance(radii, dict) and bool(radii) and all(
+        isinstance(v, dict) and all(k in v for k in RADIUS_FIELDS) for v in radii.values())
+
+
 def margin_run(run_dir: Path | str, images: int = IMAGES, samples: int = SAMPLES, radii: Sequence[float] = RADII,
                headline: float | None = None, seed: int = 0, device: str = "auto", batch_size: int = 32) -> Path:
     """Measure the margin of the finished VAE in ``run_dir``; returns the path of ``metrics/margin.json``.
@@ -117,6 +131,8 @@ def margin_run(run_dir: Path | str, images: int = IMAGES, samples: int = SAMPLES
     sha = _weights_sha256(run_dir)
     out = run_dir / MARGIN
     old = _readable(out)
+    if old is not None and not current(old):
+        old = None  # an earlier version's record (fewer figures): measured again below
     if old is not None and old.get("weights_sha256") == sha:
         def measured(st: Any) -> Any:  # the headline radius only picks which figure to read
             return {k: v for k, v in st.items() if k != "headline_radius"} if isinstance(st, dict) else st
@@ -184,6 +200,7 @@ def headline_of(record: dict[str, Any] | None) -> dict[str, Any]:
     s = radii.get(radius_key(st.get("headline_radius", HEADLINE))) or {}
     return {"margin": s.get("median"), "margin_spectral": s.get("median_spectral"),
             "margin_robust_share": s.get("robust_share"), "margin_capped_share": s.get("capped_share"),
+            "margin_unbounded_share": s.get("unbounded_share"),
             **{f"margin_r{k}": v.get("median") for k, v in radii.items() if isinstance(v, dict)},
             "margin_samples": st.get("samples"), "margin_images": st.get("images"),
             "margin_radii": ",".join(radii), "margin_headline": radius_key(st.get("headline_radius", HEADLINE))}
@@ -194,6 +211,8 @@ def usable(job_folder: Path, record: Any) -> str | None:
     than the checkpoint beside it (a job run again after it was measured)."""
     if not isinstance(record, dict) or "settings" not in record:
         return "unreadable"
+    if not current(record):
+        return "written by an earlier version (without every figure): run `vaerobust study margin` again"
     weights = job_folder / "model" / "model.safetensors"
     if weights.is_file() and record.get("weights_sha256") != _weights_sha256(job_folder / "model"):
         return "measured on other weights than the job's checkpoint"
@@ -203,10 +222,14 @@ def usable(job_folder: Path, record: Any) -> str | None:
 def _said(rec: dict[str, Any], headline: float) -> str:
     if "not_applicable" in rec:
         return f"not applicable ({rec['not_applicable']})"
-    s = rec["radii"][radius_key(headline)]
+    s = (rec.get("radii") or {}).get(radius_key(headline)) or {}
+
+    def pct(k: str) -> str:
+        v = s.get(k)
+        return f"{100 * v:.0f}%" if isinstance(v, (int, float)) else "n/a"
     median = "unbounded (the mean ignores the input)" if s.get("median") is None else f"{s['median']:.4g}"
-    return (f"median margin {median} at r = {headline:g}, {100 * s['robust_share']:.0f}% r-robust at the clean input, "
-            f"{100 * s['capped_share']:.0f}% at the sample cap ({rec.get('seconds', 0):.0f} s)")
+    return (f"median margin {median} at r = {headline:g}, {pct('robust_share')} r-robust at the clean input, "
+            f"{pct('capped_share')} at the sample cap ({rec.get('seconds', 0):.0f} s)")
 
 
 def study_margin(out: Path | str, images: int = IMAGES, samples: int = SAMPLES, radii: Sequence[float] = RADII,
@@ -238,6 +261,14 @@ def study_margin(out: Path | str, images: int = IMAGES, samples: int = SAMPLES, 
             data = path.read_bytes()
             if not (folder / JOB_MARGIN).is_file() or (folder / JOB_MARGIN).read_bytes() != data:
                 files.write_bytes(folder / JOB_MARGIN, data)
+            if "not_applicable" in rec:
+                which = "not applicable"
+            elif before is None or before.get("weights_sha256") != rec.get("weights_sha256") or \
+                    before.get("radii") != rec.get("radii"):
+                which = "measured"
+            else:
+                which = "unchanged" if before == rec else "updated"
+            said = _said(rec, headline)
         except Exception as e:  # noqa: BLE001 - one job's failure (a bug, memory) never stops the others
             counts["failed"] += 1
             echo(f"{job.id}: failed: {type(e).__name__}: {' '.join(str(e).split())}")
@@ -245,17 +276,10 @@ def study_margin(out: Path | str, images: int = IMAGES, samples: int = SAMPLES, 
             if copy.is_file() and usable(folder, _readable(copy)) is not None:
                 copy.unlink()
             continue
-        if "not_applicable" in rec:
-            which = "not applicable"
-        elif before is None or before.get("weights_sha256") != rec.get("weights_sha256") or \
-                before.get("radii") != rec.get("radii"):
-            which = "measured"
-        else:
-            which = "unchanged" if before == rec else "updated"
         counts[which] += 1
-        echo(f"{job.id}: {_said(rec, headline)}" if which == "not applicable" else f"{job.id}: {which}: {_said(rec, headline)}")
+        echo(f"{job.id}: {said}" if which == "not applicable" else f"{job.id}: {which}: {said}")
     return counts
 
 
-__all__ = ["FORMULA", "HEADLINE", "IMAGES", "JOB_MARGIN", "MARGIN", "RADII", "SAMPLES", "check_settings",
-           "headline_of", "margin_run", "radius_key", "study_margin", "usable"]
+__all__ = ["FORMULA", "HEADLINE", "IMAGES", "JOB_MARGIN", "MARGIN", "RADII", "RADIUS_FIELDS", "SAMPLES", "check_settings",
+           "current", "headline_of", "margin_run", "radius_key", "study_margin", "usable"]

@@ -476,11 +476,7 @@ def records(out: str | Path) -> list[dict[str, Any]]:
         if not isinstance(rec, dict) or rec.get("kind") != "model" or not isinstance(rec.get("robustness"), dict):
             raise RunDirError(f"{path} is corrupt: expected the result record of a model job")
         if (path.parent / JOB_MARGIN).is_file():  # the attack-free margin (`vaerobust study margin`), measured later
-            try:
-                margin = read_saved(path.parent / JOB_MARGIN)
-            except RunDirError:
-                margin = None
-            why = usable(path.parent, margin)
+            why = usable(path.parent, margin := _margin_or_none(path.parent / JOB_MARGIN))
             rec = {**rec, "margin": margin} if why is None else {**rec, "margin_unusable": why}
         recs.append(rec)
     return recs
@@ -726,8 +722,18 @@ def export(out: str | Path, dest: str | Path) -> list[Path]:
     with folder_lock(dest):
         for pattern in RECORD_PATTERNS:
             for src in sorted(out.glob(pattern)):
+                if src.name == JOB_MARGIN and usable(src.parent, _margin_or_none(src)) is not None:
+                    (dest / src.relative_to(out)).unlink(missing_ok=True)  # a stale margin is never published
+                    continue
                 written.append(files.write_bytes(dest / src.relative_to(out), src.read_bytes()))
     return written
+
+
+def _margin_or_none(path: Path) -> Any:
+    try:
+        return read_saved(path)
+    except RunDirError:
+        return None
 
 
 def draw_examples(out: Path, recs: Sequence[dict[str, Any]], attacks: Sequence[str]) -> list[Path]:

@@ -52,7 +52,7 @@ MARGIN_SETTINGS = ("margin_samples", "margin_images", "margin_radii")
 
 def margin_figures(results: pd.DataFrame) -> list[str]:
     """The ``margin_r<r>`` columns, by radius."""
-    figures = [c for c in results.columns if re.fullmatch(re.escape(MARGIN_PREFIX) + r"[0-9][0-9.e+-]*", str(c))]
+    figures = [c for c in results.columns if re.fullmatch(re.escape(MARGIN_PREFIX) + r"[0-9.]+(e[+-][0-9]+)?", str(c))]
     return sorted(figures, key=lambda c: float(c[len(MARGIN_PREFIX):]))
 
 
@@ -128,6 +128,11 @@ def margin_text(results: pd.DataFrame) -> str:
     if "margin_not_applicable" in rows.columns and rows.margin_not_applicable.notna().any():
         parts.append(f"to {int(rows.margin_not_applicable.notna().sum())} it does not apply "
                      f"({'; '.join(dict.fromkeys(rows.margin_not_applicable.dropna()))})")
+    if "margin_unbounded_share" in rows.columns:
+        unbounded = int((pd.to_numeric(rows.margin_unbounded_share, errors="coerce") > 0.5).sum())
+        if unbounded:
+            parts.append(f"{unbounded} have an unbounded median margin at the headline radius (the encoder's mean "
+                         "ignores most of their images) and have no figure there")
     if "margin_unusable" in rows.columns and rows.margin_unusable.notna().any():
         for why, n in rows.margin_unusable.dropna().value_counts().items():
             parts.append(f"{n} record(s) unusable ({why})")
@@ -147,11 +152,13 @@ def margin_text(results: pd.DataFrame) -> str:
             text += (" Jobs whose median margin is 0 (not r-robust at most of their images; they tie in rank): "
                      + ", ".join(zero) + ".")
         if "margin_capped_share" in u.columns:
-            capped = pd.to_numeric(u.margin_capped_share, errors="coerce")
-            robust = pd.to_numeric(u.margin_robust_share, errors="coerce")
-            text += (f" At the headline radius, the median job has {100 * capped.median():.0f}% of its images at the sample cap (every "
-                     f"sample within r: there the margin reads sigma_min / ||J|| and not r) and {100 * robust.median():.0f}% "
-                     f"r-robust at the clean input (range {100 * robust.min():.0f}-{100 * robust.max():.0f}%).")
+            capped = pd.to_numeric(u.margin_capped_share, errors="coerce").dropna()
+            robust = pd.to_numeric(u.margin_robust_share, errors="coerce").dropna()
+            if len(capped) and len(robust):
+                text += (f" At the headline radius, the median job has {100 * capped.median():.0f}% of its images at the "
+                         "sample cap (every sample within r: there the margin reads sigma_min / ||J|| times a constant of "
+                         f"the sample count, and not r) and {100 * robust.median():.0f}% r-robust at the clean input (range "
+                         f"{100 * robust.min():.0f}-{100 * robust.max():.0f}%).")
     return text
 
 
@@ -174,10 +181,12 @@ def _short(verdict: str) -> str:
 
 
 def headline_figure(results: pd.DataFrame) -> str | None:
-    """The margin column of the records' headline radius (the most common one), or None."""
-    if "margin_headline" not in results.columns or results.margin_headline.dropna().empty:
+    """The margin column of the headline radius of the jobs the correlations use (the most common), or None."""
+    used = per_model(results)
+    if used is None or "margin_headline" not in used.columns:
         return None
-    return MARGIN_PREFIX + str(results.margin_headline.dropna().astype(str).mode().iloc[0])
+    heads = used.loc[used[margin_figures(used)].notna().any(axis=1), "margin_headline"].dropna().astype(str)
+    return MARGIN_PREFIX + heads.mode().iloc[0] if len(heads) else None
 
 
 def headline(corr: pd.DataFrame, margin_figure: str | None = None) -> list[str]:
@@ -189,6 +198,8 @@ def headline(corr: pd.DataFrame, margin_figure: str | None = None) -> list[str]:
         t = corr[(corr.attack == attack) & (corr.scope == "all models")]
         if attack == NO_ATTACK and margin_figure is not None:
             t = t[t.figure == margin_figure]
+        if t.empty:
+            continue
         parts = []
         for controls, u in t.groupby(t.controls.fillna(""), sort=False):
             counts = u.verdict.value_counts()
@@ -236,7 +247,7 @@ def within_table(corr: pd.DataFrame, attack: str, figure: str = "as_ignore") -> 
 
 
 MARGIN_TEXT = ("The margin (`vaerobust study margin`; Camuto et al. 2021) is a first-order estimate, per held-out "
-               "image, of the L2 size of an input perturbation below which a sampled reconstruction stays within r of "
+               "image, of a lower bound on the L2 size of an input perturbation below which a sampled reconstruction stays within r of "
                "the clean one with probability above 1/2: min_i sigma_i * Phi^-1(p) / ||J_mu||_F, from the encoder "
                "mean's Jacobian, the posterior's smallest scale and p estimated from samples, taking sigma as unmoved "
                "by the perturbation (attacks do move it). No attack is run; it is not a certificate. A figure is a "
@@ -276,10 +287,7 @@ def section(corr: pd.DataFrame, out: Path, results: pd.DataFrame) -> list[Any]:
         blocks += [Heading(3, title), answer_table(corr, attack), Bullets(said)]
         if attack == NO_ATTACK:
             blocks.append(Paragraph(MARGIN_TEXT + " " + margin_text(results)))
-        fig = "as_ignore"
-        if attack == NO_ATTACK:
-            heads = results.margin_headline.dropna() if "margin_headline" in results.columns else pd.Series(dtype=str)
-            fig = MARGIN_PREFIX + (str(heads.mode().iloc[0]) if len(heads) else "")
+        fig = (headline_figure(results) or "") if attack == NO_ATTACK else "as_ignore"
         within = within_table(corr, attack, fig)
         if within is not None and any(c != tables.NA for row in within.rows for c in row[1:]):
             blocks += [Paragraph(f"Within each objective (its strengths and seeds), with {label(fig)}:"), within]
