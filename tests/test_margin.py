@@ -345,3 +345,13 @@ def test_the_margin_command_prints_each_radius_and_refuses_bad_input(gaussian_ru
     assert code == 2 and "--radius" in err and len(err.strip().splitlines()) == 1
     code, _, err = run_main(monkeypatch, capsys, "margin", str(gaussian_run.parent / "nowhere"), "--device", "cpu")
     assert code == 2 and "nowhere" in err
+
+
+def test_the_commands_defaults_are_the_pipelines() -> None:
+    """The CLI states its defaults without importing the pipeline (no work at import): they must agree."""
+    from vaerobust import cli
+
+    assert (cli.MARGIN_IMAGES.default, cli.MARGIN_SAMPLES.default, cli.MARGIN_SEED.default) == \
+        (margin_pipeline.IMAGES, margin_pipeline.SAMPLES, 0)
+    assert margin_pipeline.check_settings(1, 2, margin_pipeline.RADII, cli.MARGIN_HEADLINE.default)[1] == \
+        margin_pipeline.HEADLINE

@@ -195,27 +195,34 @@ def evaluate(
     typer.echo(f"written: {res['path']}")
 
 
-MARGIN_RADIUS_HELP = "An L2 radius between reconstructions (pixels in [0, 1]); repeatable (default 1, 2, 4, 8)."
+# the options `margin` and `study margin` share (the defaults of vaerobust.pipelines.margin, which this
+# module does not import before a command runs)
+MARGIN_IMAGES = typer.Option(500, help="Held-out test images measured per model (a seeded draw).")
+MARGIN_SAMPLES = typer.Option(64, help="Sampled reconstructions per image (p(x) is estimated from them).")
+MARGIN_RADIUS = typer.Option([], help="An L2 radius between reconstructions (pixels in [0, 1]); repeatable "
+                                      "(default 1, 2, 4, 8).")
+MARGIN_HEADLINE = typer.Option(None, help="The radius whose median margin is the headline figure (default 4, or "
+                                          "the only --radius).")
+MARGIN_SEED = typer.Option(0, help="Seed of the image draw and the latent samples.")
 
 
 @app.command()
 @command
 def margin(
     run: Path = typer.Argument(..., help="A finished VAE run directory."),
-    images: int = typer.Option(500, help="Held-out test images measured (a seeded draw)."),
-    samples: int = typer.Option(64, help="Sampled reconstructions per image (p(x) is estimated from them)."),
-    radius: List[float] = typer.Option([], help=MARGIN_RADIUS_HELP),
-    headline: Optional[float] = typer.Option(None, help="The radius whose median margin is the headline figure "
-                                                          "(default 4, or the only --radius)."),
-    seed: int = typer.Option(0, help="Seed of the image draw and the latent samples."),
+    images: int = MARGIN_IMAGES,
+    samples: int = MARGIN_SAMPLES,
+    radius: List[float] = MARGIN_RADIUS,
+    headline: Optional[float] = MARGIN_HEADLINE,
+    seed: int = MARGIN_SEED,
     device: str = typer.Option("auto", help=DEVICE_HELP),
 ) -> None:
     """An attack-free robustness figure: the first-order r-robustness margin (Camuto et al. 2021) per image.
 
-    Writes RUN/metrics/margin.json: per radius r, the median over images of a first-order estimate of a
-    lower bound on the L2 input perturbation below which a sampled reconstruction stays within r of the clean one with
-    probability > 1/2 (sigma taken as unmoved; higher = more robust), and the share of images r-robust
-    at the clean input.
+    Writes RUN/metrics/margin.json: per radius r, the median over images of a first-order estimate
+    of a lower bound on the L2 input perturbation below which a sampled reconstruction stays within
+    r of the clean one with probability > 1/2 (sigma taken as unmoved; higher = more robust), and
+    the share of images r-robust at the clean input.
     """
     from vaerobust.pipelines import margin as pipeline
     from vaerobust.rundir import read_saved
@@ -317,12 +324,11 @@ def study_collect(out: Path = typer.Argument(..., help="A study folder.")) -> No
 @command
 def study_margin(
     out: Path = typer.Argument(..., help="A study folder."),
-    images: int = typer.Option(500, help="Held-out test images measured per model (a seeded draw)."),
-    samples: int = typer.Option(64, help="Sampled reconstructions per image."),
-    radius: List[float] = typer.Option([], help=MARGIN_RADIUS_HELP),
-    headline: Optional[float] = typer.Option(None, help="The radius whose median margin is the headline figure "
-                                                          "(default 4, or the only --radius)."),
-    seed: int = typer.Option(0, help="Seed of the image draw and the latent samples."),
+    images: int = MARGIN_IMAGES,
+    samples: int = MARGIN_SAMPLES,
+    radius: List[float] = MARGIN_RADIUS,
+    headline: Optional[float] = MARGIN_HEADLINE,
+    seed: int = MARGIN_SEED,
     device: str = typer.Option("auto", help=DEVICE_HELP),
 ) -> None:
     """The attack-free margin of every finished model job that has its checkpoint (jobs/<id>/margin.json);

@@ -10,6 +10,8 @@ Both need a Gaussian-only latent (the margin's theorem is for a diagonal-Gaussia
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -57,17 +59,15 @@ def mean_jacobians(vae: Any, x: Tensor, batch_size: int = 64) -> Tensor:
     return torch.cat(out)
 
 
-class _eval:
+@contextmanager
+def _eval(module: Any) -> Iterator[None]:
     """Eval mode for a block, the module's mode restored after it."""
-
-    def __init__(self, module: Any) -> None:
-        self.module, self.was = module, bool(getattr(module, "training", False))
-
-    def __enter__(self) -> None:
-        self.module.eval()
-
-    def __exit__(self, *exc: object) -> None:
-        self.module.train(self.was)
+    was = bool(getattr(module, "training", False))
+    module.eval()
+    try:
+        yield
+    finally:
+        module.train(was)
 
 
 @torch.no_grad()

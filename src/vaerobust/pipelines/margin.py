@@ -219,6 +219,17 @@ def usable(job_folder: Path, record: Any) -> str | None:
     return None
 
 
+def job_margin(job_folder: Path) -> tuple[dict[str, Any] | None, str | None]:
+    """A study job's margin copy (``jobs/<id>/margin.json``) if it can be used, and why not otherwise
+    (``(None, None)``: the job has no copy)."""
+    path = job_folder / JOB_MARGIN
+    if not path.is_file():
+        return None, None
+    record = _readable(path)
+    why = usable(job_folder, record)
+    return (record if why is None else None), why
+
+
 def _said(rec: dict[str, Any], headline: float) -> str:
     if "not_applicable" in rec:
         return f"not applicable ({rec['not_applicable']})"
@@ -272,9 +283,8 @@ def study_margin(out: Path | str, images: int = IMAGES, samples: int = SAMPLES, 
         except Exception as e:  # noqa: BLE001 - one job's failure (a bug, memory) never stops the others
             counts["failed"] += 1
             echo(f"{job.id}: failed: {type(e).__name__}: {' '.join(str(e).split())}")
-            copy = folder / JOB_MARGIN
-            if copy.is_file() and usable(folder, _readable(copy)) is not None:
-                copy.unlink()
+            if job_margin(folder)[1] is not None:  # a copy that no longer matches: never left behind
+                (folder / JOB_MARGIN).unlink()
             continue
         counts[which] += 1
         echo(f"{job.id}: {said}" if which == "not applicable" else f"{job.id}: {which}: {said}")
@@ -282,4 +292,4 @@ def study_margin(out: Path | str, images: int = IMAGES, samples: int = SAMPLES, 
 
 
 __all__ = ["FORMULA", "HEADLINE", "IMAGES", "JOB_MARGIN", "MARGIN", "RADII", "RADIUS_FIELDS", "SAMPLES", "check_settings",
-           "current", "headline_of", "margin_run", "radius_key", "study_margin", "usable"]
+           "current", "headline_of", "job_margin", "margin_run", "radius_key", "study_margin", "usable"]

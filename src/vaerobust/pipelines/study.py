@@ -46,7 +46,7 @@ from vaerobust.errors import ConfigError, Interrupted, RunDirError
 from vaerobust.metrics.bootstrap import Outcomes, hierarchical_interval, paired_difference
 from vaerobust.pipelines.attack import check_sweep_fits_data, sweep_classes
 from vaerobust.pipelines.job import ERROR, JOB, PREVIOUS, RESULT, has_weights, run_job
-from vaerobust.pipelines.margin import JOB_MARGIN, headline_of, usable
+from vaerobust.pipelines.margin import JOB_MARGIN, headline_of, job_margin
 from vaerobust.progress import progress_bar
 from vaerobust.report.correlations import correlations
 from vaerobust.report.study_page import is_missing, pooled_pair_tables, rows_at, write_study_report
@@ -476,7 +476,7 @@ def records(out: str | Path) -> list[dict[str, Any]]:
         if not isinstance(rec, dict) or rec.get("kind") != "model" or not isinstance(rec.get("robustness"), dict):
             raise RunDirError(f"{path} is corrupt: expected the result record of a model job")
         if (path.parent / JOB_MARGIN).is_file():  # the attack-free margin (`vaerobust study margin`), measured later
-            why = usable(path.parent, margin := _margin_or_none(path.parent / JOB_MARGIN))
+            margin, why = job_margin(path.parent)
             rec = {**rec, "margin": margin} if why is None else {**rec, "margin_unusable": why}
         recs.append(rec)
     return recs
@@ -722,18 +722,11 @@ def export(out: str | Path, dest: str | Path) -> list[Path]:
     with folder_lock(dest):
         for pattern in RECORD_PATTERNS:
             for src in sorted(out.glob(pattern)):
-                if src.name == JOB_MARGIN and usable(src.parent, _margin_or_none(src)) is not None:
+                if src.name == JOB_MARGIN and job_margin(src.parent)[1] is not None:
                     (dest / src.relative_to(out)).unlink(missing_ok=True)  # a stale margin is never published
                     continue
                 written.append(files.write_bytes(dest / src.relative_to(out), src.read_bytes()))
     return written
-
-
-def _margin_or_none(path: Path) -> Any:
-    try:
-        return read_saved(path)
-    except RunDirError:
-        return None
 
 
 def draw_examples(out: Path, recs: Sequence[dict[str, Any]], attacks: Sequence[str]) -> list[Path]:

@@ -50,15 +50,18 @@ NO_ATTACK = "first-order margin (no attack)"
 MARGIN_SETTINGS = ("margin_samples", "margin_images", "margin_radii")
 
 
+_MARGIN_COLUMN = re.compile(re.escape(MARGIN_PREFIX) + r"[0-9.]+(e[+-][0-9]+)?")
+
+
 def margin_figures(results: pd.DataFrame) -> list[str]:
     """The ``margin_r<r>`` columns, by radius."""
-    figures = [c for c in results.columns if re.fullmatch(re.escape(MARGIN_PREFIX) + r"[0-9.]+(e[+-][0-9]+)?", str(c))]
+    figures = [c for c in results.columns if _MARGIN_COLUMN.fullmatch(str(c))]
     return sorted(figures, key=lambda c: float(c[len(MARGIN_PREFIX):]))
 
 
 def label(figure: str) -> str:
     """A figure's name in the report."""
-    if figure in margin_figures(pd.DataFrame(columns=[figure])):
+    if _MARGIN_COLUMN.fullmatch(figure):
         return f"median margin, r = {figure[len(MARGIN_PREFIX):]}"
     return FIGURES.get(figure, figure)
 
