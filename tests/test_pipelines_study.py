@@ -412,6 +412,19 @@ def test_judge_ids_survive_settings_added_later() -> None:
     assert study.judge_id(adam) != study.judge_id(judge)  # a setting away from its neutral value is part of the id
 
 
+def test_models_judged_equally_badly_share_one_warning_line() -> None:
+    from vaerobust.report.study_page import unequal_judging, unequal_judging_warnings
+
+    summ = pd.DataFrame({"model": ["c5", "c15", "j10", "fv100", "elbo"], "attack": ["latent"] * 5,
+                         "clean_recon_accuracy_mean": [0.1675, 0.16751, 0.1675, 0.60, 0.90]})
+    lines = unequal_judging_warnings(summ, [])
+    assert len(lines) == 2  # the three at chance share a line; fv100 has its own
+    assert "16.8% of each of 3 models' (c5, c15, j10)" in lines[0] and "90.0% for elbo" in lines[0]
+    assert "60.0% of fv100's" in lines[1]
+    assert set(unequal_judging(summ, [])) == {"c5", "c15", "j10", "fv100"}  # per model, for the sentences
+    assert unequal_judging_warnings(summ.assign(clean_recon_accuracy_mean=0.9), []) == []
+
+
 def test_a_model_judged_on_unequal_terms_makes_its_differences_inconclusive() -> None:
     from vaerobust.report.study_page import difference_sentences, unequal_judging
 

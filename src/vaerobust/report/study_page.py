@@ -52,27 +52,51 @@ def _context(row: pd.Series, keys: list[str]) -> str:
     return f" ({', '.join(parts)})" if parts else ""
 
 
-def unequal_judging(summary: pd.DataFrame, keys: list[str]) -> dict[str, str]:
-    """Models the judge does not read on equal terms with the best one (its clean-reconstruction
-    accuracy, mean over seeds, more than :data:`~vaerobust.report.statements.MAX_CLEAN_ACCURACY_GAP`
-    below the best model's at the same attack and grid point): model -> the reason, in words."""
+def _unequal_rows(summary: pd.DataFrame, keys: list[str]) -> list[tuple[str, float, str, float]]:
+    """(model, its clean-reconstruction accuracy, the best model, the best one's) for every model the
+    judge reads more than :data:`~vaerobust.report.statements.MAX_CLEAN_ACCURACY_GAP` below the best
+    model at the same attack and grid point; a model's first such group only."""
     from vaerobust.report.statements import MAX_CLEAN_ACCURACY_GAP
 
-    out: dict[str, str] = {}
+    out: dict[str, tuple[str, float, str, float]] = {}
     if summary.empty or "clean_recon_accuracy_mean" not in summary.columns:
-        return out
+        return []
     group = [k for k in ["attack", *keys] if k in summary.columns]
     for _, part in (summary.groupby(group, dropna=False) if group else [((), summary)]):
         acc = pd.to_numeric(part["clean_recon_accuracy_mean"], errors="coerce")
         if acc.notna().sum() < 2:
             continue
         best = part.loc[acc.idxmax()]
+        best_acc = float(best["clean_recon_accuracy_mean"])
         for (_, r), a in zip(part.iterrows(), acc):
-            if np.isfinite(a) and float(best["clean_recon_accuracy_mean"]) - a > MAX_CLEAN_ACCURACY_GAP:
-                out.setdefault(str(r["model"]), f"the judge reads {a:.1%} of {r['model']}'s clean test reconstructions "
-                                                f"correctly against {float(best['clean_recon_accuracy_mean']):.1%} for "
-                                                f"{best['model']} (mean over seeds): the models are not judged on equal "
-                                                "terms, so their attack success compares different sources")
+            if np.isfinite(a) and best_acc - a > MAX_CLEAN_ACCURACY_GAP:
+                out.setdefault(str(r["model"]), (str(r["model"]), float(a), str(best["model"]), best_acc))
+    return list(out.values())
+
+
+def unequal_judging(summary: pd.DataFrame, keys: list[str]) -> dict[str, str]:
+    """Models the judge does not read on equal terms with the best one (its clean-reconstruction
+    accuracy, mean over seeds, more than :data:`~vaerobust.report.statements.MAX_CLEAN_ACCURACY_GAP`
+    below the best model's at the same attack and grid point): model -> the reason, in words."""
+    return {m: (f"the judge reads {a:.1%} of {m}'s clean test reconstructions correctly against {b:.1%} for {best} "
+                "(mean over seeds): the models are not judged on equal terms, so their attack success compares "
+                "different sources")
+            for m, a, best, b in _unequal_rows(summary, keys)}
+
+
+def unequal_judging_warnings(summary: pd.DataFrame, keys: list[str]) -> list[str]:
+    """The warnings of :func:`unequal_judging`, one line per (accuracy as printed, best model): models
+    the judge reads equally badly (e.g. every collapsed model at chance) share a line."""
+    groups: dict[tuple[str, str, str], list[str]] = {}
+    for m, a, best, b in _unequal_rows(summary, keys):
+        groups.setdefault((f"{a:.1%}", best, f"{b:.1%}"), []).append(m)
+    out = []
+    for (a, best, b), models in groups.items():
+        whose = (f"{models[0]}'s" if len(models) == 1
+                 else f"each of {len(models)} models' ({', '.join(models)})")
+        out.append(f"the judge reads {a} of {whose} clean test reconstructions correctly against {b} for {best} "
+                   "(mean over seeds): the models are not judged on equal terms, so their attack success compares "
+                   "different sources")
     return out
 
 
@@ -346,7 +370,7 @@ def write_study_report(out: Path, name: str, results: pd.DataFrame, summary: pd.
     warnings += sweep_warnings(notes or [])
     warnings += retrained_warnings(judges or [])
     unequal = unequal_judging(summary, keys)
-    warnings += list(unequal.values())
+    warnings += unequal_judging_warnings(summary, keys)
     if warnings:
         doc.add(Quote("**Read with care:**", warnings))
     headline = rows_at(diffs, baseline) if baseline and not diffs.empty else diffs
@@ -424,4 +448,4 @@ def write_study_report(out: Path, name: str, results: pd.DataFrame, summary: pd.
 
 
 __all__ = ["difference_sentences", "effect_sentences", "is_missing", "pooled_pair_tables", "rows_at", "seeds_png",
-           "unequal_judging", "write_study_report"]
+           "unequal_judging", "unequal_judging_warnings", "write_study_report"]
