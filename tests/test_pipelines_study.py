@@ -234,6 +234,14 @@ def test_a_study_continued_from_its_published_records_trains_its_judge_again(
     assert any(f"{judge.name}: trained again to the same weights" in ln for ln in lines)
     assert files.read_json(part / "jobs" / "plain__train.seed=1" / "result.json")["model"] == "plain"
     assert (tmp_path / "published" / judge.relative_to(out) / job.PREVIOUS) in study.export(part, tmp_path / "published")
+    # continued once more from those records: compared with the record it replaces (which has a hash),
+    # the chain of earlier comparisons carried; the first record stays the previous one
+    (tmp_path / "published" / "jobs" / "plain__train.seed=1" / "result.json").unlink()
+    assert study.run(spec, tmp_path / "published", workers=2, device="cpu", progress=False,
+                     echo=lambda s: None) == {"done": 5, "failed": 2}
+    third = files.read_json(tmp_path / "published" / judge.relative_to(out) / "result.json")
+    assert third["retrained"]["same_weights"] is True and third["retrained_earlier"] == [rec["retrained"]]
+    assert files.read_json(tmp_path / "published" / judge.relative_to(out) / job.PREVIOUS) == first
     # a retrain that fails leaves the first record in place, and the model job that needed it waits
     broken = tmp_path / "broken"
     study.export(out, broken)
@@ -271,6 +279,12 @@ def test_a_judge_trained_again_to_unknown_weights_is_a_warning_of_the_report() -
     unknown = {"id": "j3", "retrained": {"same_weights": None}}
     said = retrained_warnings([same, other, unknown, {"id": "j4"}])
     assert len(said) == 2 and "j2" in said[0] and "other weights" in said[0] and "no weights hash" in said[1]
+    # a chain of retrains: the first could not be compared, the later ones matched the record before them
+    chain = {"id": "j5", "retrained": {"same_weights": True}, "retrained_earlier": [{"same_weights": None}]}
+    said = retrained_warnings([chain])
+    assert len(said) == 1 and "no weights hash" in said[0] and "each of its 1 later retrain(s)" in said[0]
+    assert retrained_warnings([{**chain, "retrained_earlier": [{"same_weights": True}]}]) == []
+    assert "other weights" in retrained_warnings([{**chain, "retrained_earlier": [{"same_weights": False}]}])[0]
     assert "None" not in study.retrained_text({"same_weights": None, "test_accuracy": None})
 
 

@@ -114,6 +114,7 @@ def _judge_job(folder: Path, spec: dict[str, Any]) -> None:
 
     cfg = from_dict(JudgeConfig, spec["judge"], prefix="judge")
     again = (folder / RESULT).is_file()  # a record without weights (run_job checked): train it again
+    replaced = files.read_json(folder / RESULT) if again else None  # the record this retrain replaces
     if again:
         if not (folder / PREVIOUS).is_file():  # the first record stays, whatever happens next
             files.write_bytes(folder / PREVIOUS, (folder / RESULT).read_bytes())
@@ -128,8 +129,11 @@ def _judge_job(folder: Path, spec: dict[str, Any]) -> None:
            "n_test": ev.n_test, "steps": ev.steps, **({"attributes": ev.attributes} if ev.attributes else {}),
            **({"factors": ev.factors} if ev.factors else {}), "weights_sha256": weights_sha256(folder / "judge"),
            "seconds": clock.seconds["train"], "timings_cover": clock.cover(), "provenance": _provenance(spec)}
-    if (folder / PREVIOUS).is_file():  # trained again because the weights were missing: say how it compares
-        rec["retrained"] = compare_judges(files.read_json(folder / PREVIOUS), rec)
+    if replaced is not None:  # trained again because the weights were missing: say how it compares
+        rec["retrained"] = compare_judges(replaced, rec)
+        earlier = [*replaced.get("retrained_earlier", []), *([replaced["retrained"]] if "retrained" in replaced else [])]
+        if earlier:  # how each earlier retrain compared with the record before it, oldest first
+            rec["retrained_earlier"] = earlier
     files.write_json(folder / RESULT, rec)
 
 
@@ -146,8 +150,10 @@ def weights_sha256(run_dir: Path) -> str:
 
 
 def compare_judges(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
-    """How a judge trained again compares with its earlier record: the same weights (None where the
-    earlier record has no hash), and the earlier and the new test accuracy."""
+    """How a judge trained again compares with the record it replaces: the same weights (None where
+    that record has no hash), and the earlier and the new test accuracy. The first record stays in
+    ``result.previous.json``; the comparisons of earlier retrains, each with the record before it,
+    in the new record's ``retrained_earlier``."""
     old = before.get("weights_sha256")
     return {"same_weights": None if old is None else old == after["weights_sha256"],
             "previous_weights_sha256": old, "previous_test_accuracy": before.get("test_accuracy"),

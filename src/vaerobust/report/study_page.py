@@ -220,14 +220,24 @@ def sweep_warnings(notes: list[tuple[str, str, str]]) -> list[str]:
 
 
 def retrained_warnings(judges: list[dict[str, Any]]) -> list[str]:
-    """A warning per judge trained again (its weights were missing) to weights not known to be its first ones."""
+    """A warning per judge trained again (its weights were missing) to weights not known to be its
+    first ones: some retrain, compared with the record it replaced, gave other weights, or could not
+    be compared (that record had no hash). Each retrain is one link from the first record on."""
     out = []
     for j in judges:
         r = j.get("retrained")
-        if not isinstance(r, dict) or r.get("same_weights") is True:
+        if not isinstance(r, dict):
             continue
-        why = ("to other weights than its first record's" if r.get("same_weights") is False else
-               "and its first record has no weights hash to compare with")
+        links = [x.get("same_weights") for x in [*j.get("retrained_earlier", []), r] if isinstance(x, dict)]
+        if all(x is True for x in links):
+            continue
+        if any(x is False for x in links):
+            why = "to other weights than an earlier record's"
+        else:
+            checked = sum(x is True for x in links)
+            why = ("and its first record has no weights hash to compare with"
+                   + (f" (each of its {checked} later retrain(s) gave the weights of the record before it)"
+                      if checked else ""))
         out.append(f"the judge {j.get('id')} was trained again (its weights were not there) {why}: jobs attacked "
                    "before and after may be judged by different networks (its first record: result.previous.json)")
     return out
