@@ -144,6 +144,7 @@ def test_the_report_answers_per_attack_and_skips_pairwise_differences(collected:
     assert "more disentangled, less robust" in text and "no evidence either way" in text
     assert "19 models: no paired differences" in text
     assert "| ... and clean-recon accuracy |" in text and "the second also for clean_recon_accuracy" in text
+    assert "The answer in one table" in text and "| latent | 4 |" in text  # 2 metrics x 2 figures
     assert (collected / "figures" / "scatter-latent.png").read_bytes()[:4] == b"\x89PNG"
     assert "## Which factors the attacks moved" in text and "orientation (unreliable)" in text
     assert "scale (unreliable)" not in text
@@ -163,3 +164,22 @@ def test_jobs_run_grid_point_by_grid_point() -> None:
     seeds = [j.spec["grid"]["train.seed"] for j in order]
     assert seeds == sorted(seeds) and sorted(j.id for j in order) == sorted(j.id for j in models)
     assert [j.spec["model"] for j in order[:19]] == list(cfg.models)
+
+
+def test_the_verdict_table_counts_each_attack_s_pairs_per_set_of_controls() -> None:
+    def row(attack: str, figure: str, controls: str | None, verdict: str, n: int = 40, scope: str = "all models") -> dict:
+        return {"attack": attack, "metric": "mig.mig", "figure": figure, "scope": scope, "controls": controls,
+                "n": n, "verdict": verdict}
+
+    c = "test_mse_per_pixel, mean_sigma_active"
+    corr = pd.DataFrame([row("latent", "as_ignore", None, LESS_ROBUST), row("latent", "as_target", None, LESS_ROBUST),
+                         row("latent", "as_ignore", c, NO_EVIDENCE), row("latent", "as_target", c, LESS_ROBUST, n=38),
+                         row("latent", "as_ignore", None, NO_EVIDENCE, scope="within elbo"),  # not over all models
+                         row(corr_report.NO_ATTACK, "margin_r4", None, NO_EVIDENCE, n=30),
+                         row(corr_report.NO_ATTACK, "margin_r1", None, LESS_ROBUST, n=30)])  # not the headline radius
+    t = corr_report.verdict_table(corr, "margin_r4")
+    assert t.header[1] == "pairs" and t.header[2].startswith("plain") and t.header[3].startswith(f"controlling for {c}")
+    assert t.rows[0] == ["latent", "2", "2 / 0 / 0 (n 40)", "1 / 0 / 1 (n 40)"]
+    assert t.rows[1][0].startswith("first-order margin") and t.rows[1][1:3] == ["1", "0 / 0 / 1 (n 30)"]
+    assert t.rows[1][3] == corr_report.tables.NA  # the margin has no such control here
+    assert corr_report.verdict_table(corr.iloc[0:0]) is None

@@ -192,10 +192,10 @@ def headline_figure(results: pd.DataFrame) -> str | None:
     return MARGIN_PREFIX + heads.mode().iloc[0] if len(heads) else None
 
 
-def headline(corr: pd.DataFrame, margin_figure: str | None = None) -> list[str]:
-    """The findings' sentences: per attack and set of controls, how the (metric, figure) pairs over
-    all models split between the verdicts (from the correlation table alone). For the margin, only the
-    headline radius ``margin_figure`` counts (the other radii are in the table)."""
+def _verdict_counts(corr: pd.DataFrame, margin_figure: str | None = None
+                    ) -> list[tuple[str, int, list[tuple[str, pd.Series, int]]]]:
+    """Per attack over all models: (attack, pairs per control set, [(controls, verdict counts, most
+    models)]), control sets in the table's order. For the margin, only ``margin_figure`` counts."""
     out = []
     for attack in dict.fromkeys(corr.attack):
         t = corr[(corr.attack == attack) & (corr.scope == "all models")]
@@ -203,22 +203,52 @@ def headline(corr: pd.DataFrame, margin_figure: str | None = None) -> list[str]:
             t = t[t.figure == margin_figure]
         if t.empty:
             continue
-        parts = []
-        for controls, u in t.groupby(t.controls.fillna(""), sort=False):
-            counts = u.verdict.value_counts()
-            said = ", ".join(f"{int(counts.get(v, 0))} {_short(v)}" for v in (LESS_ROBUST, MORE_ROBUST, NO_EVIDENCE))
-            if counts.get(NOT_ENOUGH, 0):
-                said += f", {int(counts[NOT_ENOUGH])} {NOT_ENOUGH}"
-            n = int(pd.to_numeric(u.n, errors="coerce").max()) if len(u) else 0
-            parts.append(f"{'controlling for ' + controls if controls else 'plain'} (up to {n} models): {said}")
+        sets = [(controls, u.verdict.value_counts(), int(pd.to_numeric(u.n, errors="coerce").max()) if len(u) else 0)
+                for controls, u in t.groupby(t.controls.fillna(""), sort=False)]
+        out.append((attack, len(t) // max(len(sets), 1), sets))
+    return out
+
+
+def _said(counts: pd.Series) -> str:
+    said = ", ".join(f"{int(counts.get(v, 0))} {_short(v)}" for v in (LESS_ROBUST, MORE_ROBUST, NO_EVIDENCE))
+    return said + (f", {int(counts[NOT_ENOUGH])} {NOT_ENOUGH}" if counts.get(NOT_ENOUGH, 0) else "")
+
+
+def headline(corr: pd.DataFrame, margin_figure: str | None = None) -> list[str]:
+    """The findings' sentences: per attack and set of controls, how the (metric, figure) pairs over
+    all models split between the verdicts (from the correlation table alone). For the margin, only the
+    headline radius ``margin_figure`` counts (the other radii are in the table)."""
+    out = []
+    for attack, pairs, sets in _verdict_counts(corr, margin_figure):
+        parts = [f"{'controlling for ' + controls if controls else 'plain'} (up to {n} models): {_said(counts)}"
+                 for controls, counts, n in sets]
         if attack == NO_ATTACK:
             at = f" at its headline radius ({label(margin_figure)}; the other radii in its table)" if margin_figure else ""
             what = (f"The first-order margin (no attack){at}", "margin")
         else:
             what = (f"Attack {attack}", "attack-success")
-        out.append(f"{what[0]}, over all models, of the {len(t) // max(len(parts), 1)} (disentanglement metric, "
+        out.append(f"{what[0]}, over all models, of the {pairs} (disentanglement metric, "
                    f"{what[1]} figure) pairs, more disentangled is: " + "; ".join(parts) + ".")
     return out
+
+
+def verdict_table(corr: pd.DataFrame, margin_figure: str | None = None) -> Table | None:
+    """The answer in one table: per attack (rows) and set of controls (columns), how many of the
+    (metric, figure) pairs over all models say less robust / more robust / no evidence."""
+    counts = _verdict_counts(corr, margin_figure)
+    if not counts:
+        return None
+    sets = list(dict.fromkeys(c for _, _, s in counts for c, _, _ in s))
+    rows = []
+    for attack, pairs, s in counts:
+        by = {c: (k, n) for c, k, n in s}
+        name = "first-order margin, no attack" + (f" ({label(margin_figure)})" if margin_figure else "") \
+            if attack == NO_ATTACK else attack
+        rows.append([name, str(pairs), *[(f"{int(by[c][0].get(LESS_ROBUST, 0))} / {int(by[c][0].get(MORE_ROBUST, 0))} / "
+                                          f"{int(by[c][0].get(NO_EVIDENCE, 0))} (n {by[c][1]})") if c in by else tables.NA
+                                         for c in sets]])
+    return Table(["attack", "pairs", *[("controlling for " + c if c else "plain") + ": less / more robust / no evidence"
+                                       for c in sets]], rows)
 
 
 def answer_table(corr: pd.DataFrame, attack: str) -> Table:
@@ -278,6 +308,11 @@ def section(corr: pd.DataFrame, out: Path, results: pd.DataFrame) -> list[Any]:
                   "over the objectives' means. A verdict needs the interval to exclude 0: otherwise "
                   "\"no evidence either way\". Every row is in `tables/correlations.csv`."),
     ]
+    counts = verdict_table(corr, headline_figure(results))
+    if counts is not None:
+        blocks += [Paragraph("The answer in one table: of each attack's (disentanglement metric, figure) pairs over all "
+                             "models, how many say more disentangled is less robust / more robust / no evidence either "
+                             "way (n: the most models in a pair):"), counts]
     for attack in dict.fromkeys(corr.attack):
         t = corr[(corr.attack == attack) & (corr.scope == "all models")]
         defined = np.isfinite(pd.to_numeric(t.rho, errors="coerce").to_numpy(dtype=float))
@@ -327,4 +362,4 @@ def moved_table(results: pd.DataFrame, unreliable: set[str]) -> Table | None:
 
 __all__ = ["CONTROLS", "FIGURES", "MARGIN_PREFIX", "MORE_CONTROLS", "METRICS", "NO_ATTACK", "answer_table",
            "available", "correlations", "headline", "headline_figure", "label", "margin_figures", "margin_text", "moved_table", "per_model",
-           "section", "within_table"]
+           "section", "verdict_table", "within_table"]
