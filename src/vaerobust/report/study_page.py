@@ -78,10 +78,13 @@ def unequal_judging(summary: pd.DataFrame, keys: list[str]) -> dict[str, str]:
     """Models the judge does not read on equal terms with the best one (its clean-reconstruction
     accuracy, mean over seeds, more than :data:`~vaerobust.report.statements.MAX_CLEAN_ACCURACY_GAP`
     below the best model's at the same attack and grid point): model -> the reason, in words."""
-    return {m: (f"the judge reads {a:.1%} of {m}'s clean test reconstructions correctly against {b:.1%} for {best} "
-                "(mean over seeds): the models are not judged on equal terms, so their attack success compares "
-                "different sources")
-            for m, a, best, b in _unequal_rows(summary, keys)}
+    return {m: _judged_text(f"{a:.1%}", f"{m}'s", f"{b:.1%}", best) for m, a, best, b in _unequal_rows(summary, keys)}
+
+
+def _judged_text(acc: str, whose: str, best_acc: str, best: str) -> str:
+    return (f"the judge reads {acc} of {whose} clean test reconstructions correctly against {best_acc} for {best} "
+            "(mean over seeds): the models are not judged on equal terms, so their attack success compares "
+            "different sources")
 
 
 def unequal_judging_warnings(summary: pd.DataFrame, keys: list[str]) -> list[str]:
@@ -94,9 +97,7 @@ def unequal_judging_warnings(summary: pd.DataFrame, keys: list[str]) -> list[str
     for (a, best, b), models in groups.items():
         whose = (f"{models[0]}'s" if len(models) == 1
                  else f"each of {len(models)} models' ({', '.join(models)})")
-        out.append(f"the judge reads {a} of {whose} clean test reconstructions correctly against {b} for {best} "
-                   "(mean over seeds): the models are not judged on equal terms, so their attack success compares "
-                   "different sources")
+        out.append(_judged_text(a, whose, b, best))
     return out
 
 
