@@ -305,6 +305,29 @@ def test_another_study_in_the_same_folder_is_refused(ran: tuple[Path, list[str],
     assert saved["grid"] == {"train.seed": [0, 1]}
 
 
+def test_a_study_s_grid_may_grow_and_keeps_its_finished_jobs_but_may_not_lose_values(tmp_path: Path) -> None:
+    os.environ["VAEROBUST_CACHE"] = str(tmp_path / "_cache")
+    out = tmp_path / "s"
+    quiet = {"device": "cpu", "progress": False, "echo": lambda s: None}
+    assert study.run(cfg(models={"plain": {}}, grid={"train.seed": [0]}), out, **quiet) == {"done": 2}  # the judge and one model
+    first = out / "jobs" / "plain__train.seed=0" / "result.json"
+    before = first.stat().st_mtime_ns
+    # more seeds: the finished job is kept as it is, the new one runs
+    assert study.run(cfg(models={"plain": {}}, grid={"train.seed": [0, 1]}), out, **quiet) == {"done": 3}
+    assert first.stat().st_mtime_ns == before and (out / "jobs" / "plain__train.seed=1" / "result.json").is_file()
+    assert yaml.safe_load((out / "study.yaml").read_text())["grid"] == {"train.seed": [0, 1]}
+    # dropping a value, or adding an axis (every job's id would change), is refused before anything is written
+    with pytest.raises(ConfigError, match=r"grid train.seed has \[0\] as well, which \[1, 2\] drops"):
+        study.run(cfg(models={"plain": {}}, grid={"train.seed": [1, 2]}), out, **quiet)
+    with pytest.raises(ConfigError, match="grid axes \\['train.seed'\\], not \\['train.lr', 'train.seed'\\]"):
+        study.run(cfg(models={"plain": {}}, grid={"train.seed": [0, 1], "train.lr": [1e-3]}), out, **quiet)
+    assert yaml.safe_load((out / "study.yaml").read_text())["grid"] == {"train.seed": [0, 1]}
+    assert not (out / "jobs" / "plain__train.seed=2").exists()
+    # any other change is still another study
+    with pytest.raises(ConfigError, match="holds a study made with other settings \\(attack.steps\\)"):
+        study.run(cfg(models={"plain": {}}, grid={"train.seed": [0, 1, 2]}, attack={"steps": 5}), out, **quiet)
+
+
 def test_ctrl_c_stops_the_study_and_running_again_resumes(tmp_path: Path) -> None:
     import signal
     import subprocess

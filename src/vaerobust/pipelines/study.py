@@ -2,7 +2,8 @@
 
 Layout of ``out``::
 
-    study.yaml                 the resolved study (guarded: another study in the folder is refused)
+    study.yaml                 the resolved study (guarded: another study in the folder is refused;
+                               a grid that only gains values, e.g. more seeds, adds jobs)
     judges/<judge id>/         job.json, judge/ (the run), result.json | error.json + traceback.txt
     jobs/<job id>/             job.json, model/ (the VAE run, its metrics/ and attacks/<name>/),
                                result.json | error.json + traceback.txt
@@ -216,14 +217,38 @@ def expand(cfg: StudyConfig, device: str = "auto") -> tuple[list[Job], list[Job]
     return list(judges.values()), models
 
 
+def check_grid_grows(saved: Path, grid: dict[str, list[Any]]) -> None:
+    """Refuse a grid that drops an axis or a value of the study saved in ``saved`` (absent: nothing
+    to compare); new axes are refused too, since they would change every saved job's id."""
+    if not saved.is_file():
+        return
+    have = read_saved(saved).get("grid") or {}
+    if not isinstance(have, dict):
+        raise RunDirError(f"{saved} is corrupt (grid: expected a mapping, got {have!r}); delete {saved.parent} "
+                          "to start over")
+    if set(have) != set(grid):
+        raise ConfigError(f"{saved.parent} holds a study with grid axes {sorted(have)}, not {sorted(grid)}; "
+                          "a grid may only gain values on its axes: use another output folder")
+    for key, values in have.items():
+        lost = [v for v in values if not any(_same_value(w, v) for w in grid[key])]
+        if lost:
+            raise ConfigError(f"{saved.parent} holds a study whose grid {key} has {lost} as well, which "
+                              f"{list(grid[key])} drops; a grid may only gain values: add them back or use "
+                              "another output folder")
+
+
 def resolve(study: str | StudyConfig, quick: bool = False, overrides: Sequence[str] = ()) -> StudyConfig:
     cfg = load_study(study, quick=quick) if isinstance(study, str) else study
     return apply_overrides(cfg, overrides) if overrides else cfg
 
 
 def write_jobs(out: Path, cfg: StudyConfig, judges: list[Job], models: list[Job]) -> None:
-    """Write study.yaml and every job.json (each compared with what its folder already holds)."""
-    ensure_same_settings(out / "study.yaml", cfg, "study", ignore=("meta", "quick"))
+    """Write study.yaml and every job.json (each compared with what its folder already holds).
+
+    The grid may grow: a study whose every axis holds the saved values and more (more seeds)
+    adds jobs to the folder; any other change of the saved study is refused."""
+    ensure_same_settings(out / "study.yaml", cfg, "study", ignore=("meta", "quick", "grid"))
+    check_grid_grows(out / "study.yaml", cfg.grid)
     for job in [*judges, *models]:
         ensure_same_settings(out / job.folder / JOB, job.settings, f"study job {job.id!r}")
     text = dump_yaml(cfg)
