@@ -3,6 +3,7 @@ independence, a confound removed by the partial correlation, cluster bootstraps 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -163,7 +164,8 @@ def test_clusters() -> None:
     x, y = planted()
     rows = correlation(x, y, n_boot=N_BOOT, seed=0, n_perm=0)
     singletons = correlation(x, y, n_boot=N_BOOT, seed=0, n_perm=0, clusters=np.arange(60))
-    assert singletons == rows  # one row per cluster: the row bootstrap itself
+    assert singletons.clusters == 60 and rows.clusters is None
+    assert dataclasses.replace(singletons, clusters=None) == rows  # one row per cluster: the row bootstrap itself
     seeds = correlation(x, y, n_boot=N_BOOT, seed=0, clusters=np.arange(60) // 3)
     assert seeds.n_boot_defined == N_BOOT and seeds.low <= seeds.rho <= seeds.high and seeds.low > 0
     assert seeds.p_value is None  # rows within a cluster are not exchangeable
@@ -187,6 +189,22 @@ def test_verdict_needs_models_and_an_interval() -> None:
     assert verdict(Correlation(0.1, 0.0, 0.3, 30, 100), True) == NO_EVIDENCE
     too_few = correlation([1.0, 2.0], [2.0, 3.0], n_boot=10)
     assert too_few.n == 2 and math.isnan(too_few.rho) and too_few.n_boot_defined == 0
+
+
+def test_a_bootstrap_over_fewer_than_5_clusters_gives_no_verdict() -> None:
+    # 9 models in 3 settings of 3 seeds, perfectly ordered: an interval comes out, but it resamples 3 units
+    x = np.arange(9.0)
+    y = x + 0.5
+    settings = np.repeat(["a", "b", "c"], 3)
+    c = correlation(x, y, clusters=settings, n_boot=500)
+    assert c.n == 9 and c.clusters == 3 and c.units == 3 and c.has_interval and c.low > 0
+    assert verdict(c, True) == NOT_ENOUGH
+    assert sentence("mig.mig", "as_ignore", c, True, "within capacity").endswith(
+        ": not enough models (the bootstrap resamples 3 clusters of models; a verdict needs at least 5).")
+    five = correlation(np.arange(15.0), np.arange(15.0), clusters=np.repeat(list("abcde"), 3), n_boot=500)
+    assert five.units == 5 and verdict(five, True) == LESS_ROBUST
+    plain = correlation(x, y, n_boot=500)  # no clusters: the 9 models are the units
+    assert plain.clusters is None and plain.units == 9 and verdict(plain, True) == LESS_ROBUST
 
 
 def test_sentences() -> None:

@@ -28,7 +28,9 @@ rank-based, so only the order of the models matters, not the scale of a metric.
 - **Verdict**: the interval decides. For a figure where higher means less robust (an attack success
   rate), an interval above 0 reads "more disentangled, less robust"; for a figure where higher means more
   robust, "more disentangled, more robust"; an interval covering 0, "no evidence either way"; fewer than
-  :data:`MIN_MODELS` models or no interval, "not enough models".
+  :data:`MIN_MODELS` models, or with clusters fewer than :data:`MIN_MODELS` clusters (a bootstrap over 3
+  settings has at most 10 distinct draws: its percentile interval is not a 95% interval), or no
+  interval, "not enough models".
 
 :func:`correlation_table` applies all this to a study table: all models (plain and partial), within each
 group (e.g. objective) and across the groups' means.
@@ -67,7 +69,8 @@ NO_EVIDENCE = "no evidence either way"
 NOT_ENOUGH = "not enough models"
 VERDICTS = (LESS_ROBUST, MORE_ROBUST, NO_EVIDENCE, NOT_ENOUGH)
 
-#: Fewer models than this give no verdict, whatever the interval says.
+#: Fewer models than this -- or, when the bootstrap resamples clusters, fewer clusters -- give no verdict,
+#: whatever the interval says.
 MIN_MODELS = 5
 #: With fewer than this share of the bootstrap draws defined, there is no interval.
 MIN_DEFINED_SHARE = 0.5
@@ -86,7 +89,8 @@ class Correlation:
     ``rho``: the point estimate (NaN if undefined); ``low``, ``high``: the percentile bootstrap interval at
     ``level`` (NaN if none); ``n``: models used (rows with every variable finite); ``n_boot_defined``:
     bootstrap draws where rho was defined; ``controls``: the names controlled for (empty: plain Spearman);
-    ``p_value``: two-sided permutation p-value, or None where not computed.
+    ``p_value``: two-sided permutation p-value, or None where not computed; ``clusters``: the clusters the
+    bootstrap resampled (None: it resampled the ``n`` models themselves).
     """
 
     rho: float
@@ -97,6 +101,12 @@ class Correlation:
     controls: tuple[str, ...] = ()
     p_value: float | None = None
     level: float = 0.95
+    clusters: int | None = None
+
+    @property
+    def units(self) -> int:
+        """What the bootstrap resampled: clusters if any, else models."""
+        return self.n if self.clusters is None else self.clusters
 
     @property
     def defined(self) -> bool:
@@ -298,7 +308,8 @@ def correlation(x: Any, y: Any, controls: Any = None, n_boot: int = 2000, seed: 
     n = int(x.size)
     rho = partial_spearman(x, y, z) if z.shape[1] else spearman(x, y)
     if not np.isfinite(rho):
-        return Correlation(float("nan"), float("nan"), float("nan"), n, 0, names, None, level)
+        return Correlation(float("nan"), float("nan"), float("nan"), n, 0, names, None, level,
+                           None if codes is None else int(pd.unique(codes).size))
     rng = np.random.default_rng(seed)
     low = high = float("nan")
     n_defined = 0
@@ -314,7 +325,8 @@ def correlation(x: Any, y: Any, controls: Any = None, n_boot: int = 2000, seed: 
             tail = (1.0 - level) / 2.0
             low, high = (float(v) for v in np.quantile(defined, [tail, 1.0 - tail]))
     p = _permutation_p(x, y, z, rho, n_perm, rng) if (n_perm > 0 and clusters is None) else None
-    return Correlation(float(rho), low, high, n, n_defined, names, p, level)
+    return Correlation(float(rho), low, high, n, n_defined, names, p, level,
+                       None if codes is None else int(pd.unique(codes).size))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -323,7 +335,7 @@ def correlation(x: Any, y: Any, controls: Any = None, n_boot: int = 2000, seed: 
 
 def verdict(c: Correlation, higher_is_less_robust: bool) -> str:
     """One of :data:`VERDICTS`, read from the interval (the metric: higher = more disentangled)."""
-    if c.n < MIN_MODELS or not c.defined or not c.has_interval:
+    if min(c.n, c.units) < MIN_MODELS or not c.defined or not c.has_interval:
         return NOT_ENOUGH
     if c.low <= 0.0 <= c.high:
         return NO_EVIDENCE
@@ -371,7 +383,9 @@ def sentence(metric: str, figure: str, c: Correlation, higher_is_less_robust: bo
         trend = f"the {mean}{figure} of {unit} shows no trend with their {mean}{metric}"
     kind = "partial Spearman" if c.controls else "Spearman"
     interval = f"[{c.low:+.2f}, {c.high:+.2f}]" if c.has_interval else "(no interval)"
-    return f"{lead}, {trend} ({kind} rho = {c.rho:+.2f} {interval}): {v}."
+    why = (f" (the bootstrap resamples {c.units} clusters of models; a verdict needs at least {MIN_MODELS})"
+           if c.n >= MIN_MODELS > c.units else "")
+    return f"{lead}, {trend} ({kind} rho = {c.rho:+.2f} {interval}): {v}{why}."
 
 
 # ---------------------------------------------------------------------------------------------------------

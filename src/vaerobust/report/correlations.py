@@ -305,8 +305,9 @@ def section(corr: pd.DataFrame, out: Path, results: pd.DataFrame) -> list[Any]:
                   "margin too: higher = more robust), with a 95% bootstrap interval "
                   "that resamples settings (the training seeds of a setting are drawn together); partial correlations "
                   f"control for {controls or 'nothing'} (ranks regressed out){wider}; across objectives: "
-                  "over the objectives' means. A verdict needs the interval to exclude 0: otherwise "
-                  "\"no evidence either way\". Every row is in `tables/correlations.csv`."),
+                  "over the objectives' means. A verdict needs the interval to exclude 0 (otherwise "
+                  "\"no evidence either way\") and at least 5 models from at least 5 settings (otherwise \"not enough "
+                  "models\": a bootstrap over 3 settings is not a 95% interval). Every row is in `tables/correlations.csv`."),
     ]
     counts = verdict_table(corr, headline_figure(results))
     if counts is not None:
