@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from vaerobust import files
-from vaerobust.metrics.correlation import LESS_ROBUST, NO_EVIDENCE
+from vaerobust.metrics.correlation import LESS_ROBUST, MORE_ROBUST, NO_EVIDENCE
 from vaerobust.pipelines import study
 from vaerobust.report import correlations as corr_report
 
@@ -138,6 +138,26 @@ def test_the_margin_is_correlated_over_the_jobs_that_have_one(collected: Path) -
     assert sum(p.name == "margin.json" for p in exported) == 54  # the unreadable one is not published
 
 
+def test_a_sensitivity_check_repeats_the_correlations_over_the_settings_judged_on_equal_terms(collected: Path) -> None:
+    res = pd.read_csv(collected / "tables" / "results.csv")
+    lat = res[res.attack == "latent"]
+    means = lat.groupby("model").clean_recon_accuracy.mean()
+    kept = means[means >= means.max() - 0.20].index  # the report's 20-point gap, mean over seeds
+    assert 0 < len(kept) < len(means)  # the fixture's accuracies leave some settings out
+    corr = pd.read_csv(collected / "tables" / "correlations.csv")
+    eq = corr[(corr.attack == "latent") & (corr.scope == corr_report.EQUAL)]
+    assert len(eq) == 2 * 2 * 2  # metrics x figures x (plain, the confounds): clean-recon accuracy is what was cut
+    assert set(eq.n) == {int(lat.model.isin(kept).sum())}
+    assert f"without {len(means) - len(kept)} settings: " in eq.sentence.iloc[0]
+    assert eq.sentence.iloc[0].startswith(f"Across the {int(lat.model.isin(kept).sum())} models judged on equal terms")
+    text = (collected / "report.md").read_text()
+    assert "| latent, models judged on equal terms only | 4 |" in text and "Sensitivity check:" in text
+    assert "over the models judged on equal terms only (a sensitivity check)" in text  # in the findings too
+    # a study whose settings are all read alike has no such scope
+    same = lat.assign(clean_recon_accuracy=0.9)
+    assert corr_report.judged_on_equal_terms(same) is None
+
+
 def test_the_report_answers_per_attack_and_skips_pairwise_differences(collected: Path) -> None:
     text = (collected / "report.md").read_text()
     assert "## Are more disentangled models less robust?" in text and "### Attack latent" in text
@@ -175,11 +195,13 @@ def test_the_verdict_table_counts_each_attack_s_pairs_per_set_of_controls() -> N
     corr = pd.DataFrame([row("latent", "as_ignore", None, LESS_ROBUST), row("latent", "as_target", None, LESS_ROBUST),
                          row("latent", "as_ignore", c, NO_EVIDENCE), row("latent", "as_target", c, LESS_ROBUST, n=38),
                          row("latent", "as_ignore", None, NO_EVIDENCE, scope="within elbo"),  # not over all models
+                         row("latent", "as_ignore", None, MORE_ROBUST, n=30, scope=corr_report.EQUAL),
                          row(corr_report.NO_ATTACK, "margin_r4", None, NO_EVIDENCE, n=30),
                          row(corr_report.NO_ATTACK, "margin_r1", None, LESS_ROBUST, n=30)])  # not the headline radius
     t = corr_report.verdict_table(corr, "margin_r4")
     assert t.header[1] == "pairs" and t.header[2].startswith("plain") and t.header[3].startswith(f"controlling for {c}")
     assert t.rows[0] == ["latent", "2", "2 / 0 / 0 (n 40)", "1 / 0 / 1 (n 40)"]
-    assert t.rows[1][0].startswith("first-order margin") and t.rows[1][1:3] == ["1", "0 / 0 / 1 (n 30)"]
-    assert t.rows[1][3] == corr_report.tables.NA  # the margin has no such control here
+    assert t.rows[1] == ["latent, models judged on equal terms only", "1", "0 / 1 / 0 (n 30)", corr_report.tables.NA]
+    assert t.rows[2][0].startswith("first-order margin") and t.rows[2][1:3] == ["1", "0 / 0 / 1 (n 30)"]
+    assert t.rows[2][3] == corr_report.tables.NA  # the margin has no such control here
     assert corr_report.verdict_table(corr.iloc[0:0]) is None

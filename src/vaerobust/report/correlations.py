@@ -41,6 +41,11 @@ CONTROLS = ("test_mse_per_pixel", "mean_sigma_active")
 #: came in; both partial correlations are reported, neither replaces the other.
 MORE_CONTROLS = ("clean_recon_accuracy",)
 CLUSTER = "model"  # a setting: its seeds form one bootstrap cluster
+#: A sensitivity scope, added after the dSprites study's records showed settings the judge reads at
+#: chance: the all-models correlations again over the settings the judge reads on equal terms (clean-
+#: reconstruction accuracy, mean over seeds, within the report's 20-point gap of the best setting's at
+#: that attack). Reported beside the all-models rows, which stay the answer fixed in advance.
+EQUAL = "models judged on equal terms"
 #: The attack-free figure (``vaerobust study margin``): per radius r, the median first-order r-robustness
 #: margin of a model job (columns ``margin_r<r>``; higher = more robust), correlated over the jobs that have
 #: it as if it were one more attack.
@@ -84,10 +89,18 @@ def correlations(results: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> pd
     group = "objective" if "objective" in results.columns else None
     parts = []
     for attack, part in results.groupby("attack", sort=False):
-        t = correlation_table(part.reset_index(drop=True), metrics, list(FIGURES), controls=controls, group=group,
-                              cluster=CLUSTER if CLUSTER in part.columns else None, n_boot=n_boot, seed=seed,
-                              more_controls=more)
+        part = part.reset_index(drop=True)
+        cluster = CLUSTER if CLUSTER in part.columns else None
+        t = correlation_table(part, metrics, list(FIGURES), controls=controls, group=group,
+                              cluster=cluster, n_boot=n_boot, seed=seed, more_controls=more)
         parts.append(t.assign(attack=attack))
+        equal = judged_on_equal_terms(part)
+        if equal is not None:
+            t = correlation_table(part[equal].reset_index(drop=True), metrics, list(FIGURES), controls=controls,
+                                  group=None, cluster=cluster, n_boot=n_boot, seed=seed)
+            t["sentence"] = [str(x).replace("Across all ", "Across the ", 1).replace(
+                " models,", f" models judged on equal terms (without {_left_out(part, equal)}),", 1) for x in t.sentence]
+            parts.append(t.assign(attack=attack, scope=EQUAL))
     models = per_model(results)
     if models is not None:  # one row per model job; the judge's clean-recon accuracy is an attack's, not the margin's
         figures = margin_figures(models)
@@ -97,6 +110,27 @@ def correlations(results: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> pd
         parts.append(t.assign(attack=NO_ATTACK))
     out = pd.concat(parts, ignore_index=True)
     return out[["attack", *[c for c in out.columns if c != "attack"]]]
+
+
+def judged_on_equal_terms(part: pd.DataFrame) -> np.ndarray | None:
+    """Rows (one attack's) of the settings whose clean-reconstruction accuracy, mean over their seeds, is
+    within :data:`~vaerobust.report.statements.MAX_CLEAN_ACCURACY_GAP` of the best setting's; None when
+    that leaves every row (nothing to compare) or none, or the table has no such column."""
+    from vaerobust.report.statements import MAX_CLEAN_ACCURACY_GAP
+
+    if "clean_recon_accuracy" not in part.columns or CLUSTER not in part.columns:
+        return None
+    acc = pd.to_numeric(part["clean_recon_accuracy"], errors="coerce")
+    means = acc.groupby(part[CLUSTER]).mean()
+    if means.notna().sum() < 2:
+        return None
+    keep = part[CLUSTER].map(means >= means.max() - MAX_CLEAN_ACCURACY_GAP).fillna(False).to_numpy(dtype=bool)
+    return keep if 0 < keep.sum() < len(part) else None
+
+
+def _left_out(part: pd.DataFrame, keep: np.ndarray) -> str:
+    gone = sorted(set(part.loc[~keep, CLUSTER].astype(str)))
+    return f"{len(gone)} setting{'s' if len(gone) != 1 else ''}: {', '.join(gone)}"
 
 
 def per_model(results: pd.DataFrame) -> pd.DataFrame | None:
@@ -193,19 +227,22 @@ def headline_figure(results: pd.DataFrame) -> str | None:
 
 
 def _verdict_counts(corr: pd.DataFrame, margin_figure: str | None = None
-                    ) -> list[tuple[str, int, list[tuple[str, pd.Series, int]]]]:
-    """Per attack over all models: (attack, pairs per control set, [(controls, verdict counts, most
-    models)]), control sets in the table's order. For the margin, only ``margin_figure`` counts."""
+                    ) -> list[tuple[str, str, int, list[tuple[str, pd.Series, int]]]]:
+    """Per attack over all models, then over the models judged on equal terms where that scope exists:
+    (attack, scope, pairs per control set, [(controls, verdict counts, most models)]), control sets in
+    the table's order. For the margin, only ``margin_figure`` counts."""
     out = []
     for attack in dict.fromkeys(corr.attack):
-        t = corr[(corr.attack == attack) & (corr.scope == "all models")]
-        if attack == NO_ATTACK and margin_figure is not None:
-            t = t[t.figure == margin_figure]
-        if t.empty:
-            continue
-        sets = [(controls, u.verdict.value_counts(), int(pd.to_numeric(u.n, errors="coerce").max()) if len(u) else 0)
-                for controls, u in t.groupby(t.controls.fillna(""), sort=False)]
-        out.append((attack, len(t) // max(len(sets), 1), sets))
+        for scope in ("all models", EQUAL):
+            t = corr[(corr.attack == attack) & (corr.scope == scope)]
+            if attack == NO_ATTACK and margin_figure is not None:
+                t = t[t.figure == margin_figure]
+            if t.empty:
+                continue
+            sets = [(controls, u.verdict.value_counts(),
+                     int(pd.to_numeric(u.n, errors="coerce").max()) if len(u) else 0)
+                    for controls, u in t.groupby(t.controls.fillna(""), sort=False)]
+            out.append((attack, scope, len(t) // max(len(sets), 1), sets))
     return out
 
 
@@ -219,7 +256,7 @@ def headline(corr: pd.DataFrame, margin_figure: str | None = None) -> list[str]:
     all models split between the verdicts (from the correlation table alone). For the margin, only the
     headline radius ``margin_figure`` counts (the other radii are in the table)."""
     out = []
-    for attack, pairs, sets in _verdict_counts(corr, margin_figure):
+    for attack, scope, pairs, sets in _verdict_counts(corr, margin_figure):
         parts = [f"{'controlling for ' + controls if controls else 'plain'} (up to {n} models): {_said(counts)}"
                  for controls, counts, n in sets]
         if attack == NO_ATTACK:
@@ -227,7 +264,8 @@ def headline(corr: pd.DataFrame, margin_figure: str | None = None) -> list[str]:
             what = (f"The first-order margin (no attack){at}", "margin")
         else:
             what = (f"Attack {attack}", "attack-success")
-        out.append(f"{what[0]}, over all models, of the {pairs} (disentanglement metric, "
+        over = "all models" if scope == "all models" else f"the {scope} only (a sensitivity check)"
+        out.append(f"{what[0]}, over {over}, of the {pairs} (disentanglement metric, "
                    f"{what[1]} figure) pairs, more disentangled is: " + "; ".join(parts) + ".")
     return out
 
@@ -238,12 +276,13 @@ def verdict_table(corr: pd.DataFrame, margin_figure: str | None = None) -> Table
     counts = _verdict_counts(corr, margin_figure)
     if not counts:
         return None
-    sets = list(dict.fromkeys(c for _, _, s in counts for c, _, _ in s))
+    sets = list(dict.fromkeys(c for _, _, _, s in counts for c, _, _ in s))
     rows = []
-    for attack, pairs, s in counts:
+    for attack, scope, pairs, s in counts:
         by = {c: (k, n) for c, k, n in s}
         name = "first-order margin, no attack" + (f" ({label(margin_figure)})" if margin_figure else "") \
             if attack == NO_ATTACK else attack
+        name += f", {scope} only" if scope != "all models" else ""
         rows.append([name, str(pairs), *[(f"{int(by[c][0].get(LESS_ROBUST, 0))} / {int(by[c][0].get(MORE_ROBUST, 0))} / "
                                           f"{int(by[c][0].get(NO_EVIDENCE, 0))} (n {by[c][1]})") if c in by else tables.NA
                                          for c in sets]])
@@ -313,7 +352,11 @@ def section(corr: pd.DataFrame, out: Path, results: pd.DataFrame) -> list[Any]:
     if counts is not None:
         blocks += [Paragraph("The answer in one table: of each attack's (disentanglement metric, figure) pairs over all "
                              "models, how many say more disentangled is less robust / more robust / no evidence either "
-                             "way (n: the most models in a pair):"), counts]
+                             "way (n: the most models in a pair)" + (
+                                 "; a row \"... judged on equal terms only\" counts again without the settings the judge "
+                                 "reads more than 20 points below the best one (clean-reconstruction accuracy, mean over "
+                                 "seeds): a sensitivity check, added after records showed settings read at chance; the "
+                                 "all-models rows stay the answer" if (corr.scope == EQUAL).any() else "") + ":"), counts]
     for attack in dict.fromkeys(corr.attack):
         t = corr[(corr.attack == attack) & (corr.scope == "all models")]
         defined = np.isfinite(pd.to_numeric(t.rho, errors="coerce").to_numpy(dtype=float))
@@ -324,6 +367,10 @@ def section(corr: pd.DataFrame, out: Path, results: pd.DataFrame) -> list[Any]:
                         f"models with both figures, or a constant figure; here at most {n}): not enough models.")
         title = f"Attack {attack}" if attack != NO_ATTACK else "No attack: the first-order margin"
         blocks += [Heading(3, title), answer_table(corr, attack), Bullets(said)]
+        equal = corr[(corr.attack == attack) & (corr.scope == EQUAL)]
+        if not equal.empty:
+            blocks += [Paragraph("Sensitivity check: the same correlations over the models judged on equal terms only "
+                                 "(not the answer: see above):"), Bullets([str(x) for x in equal.sentence])]
         if attack == NO_ATTACK:
             blocks.append(Paragraph(MARGIN_TEXT + " " + margin_text(results)))
         fig = (headline_figure(results) or "") if attack == NO_ATTACK else "as_ignore"
