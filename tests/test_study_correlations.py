@@ -148,9 +148,9 @@ def test_a_sensitivity_check_repeats_the_correlations_over_the_settings_judged_o
     eq = corr[(corr.attack == "latent") & (corr.scope == corr_report.EQUAL)]
     assert len(eq) == 2 * 2 * 2  # metrics x figures x (plain, the confounds): clean-recon accuracy is what was cut
     assert set(eq.n) == {int(lat.model.isin(kept).sum())}
-    assert f"without {len(means) - len(kept)} settings: " in eq.sentence.iloc[0]
-    assert eq.sentence.iloc[0].startswith(f"Across the {int(lat.model.isin(kept).sum())} models judged on equal terms")
+    assert eq.sentence.iloc[0].startswith(f"Models judged on equal terms ({int(lat.model.isin(kept).sum())} models)")
     text = (collected / "report.md").read_text()
+    assert f"judged on equal terms only, without {len(means) - len(kept)} settings: " in text
     assert "| latent, models judged on equal terms only | 4 |" in text and "Sensitivity check:" in text
     assert "over the models judged on equal terms only (a sensitivity check)" in text  # in the findings too
     # a study whose settings are all read alike has no such scope

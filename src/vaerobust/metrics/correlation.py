@@ -425,7 +425,7 @@ def _round(v: np.ndarray, digits: int = 12) -> np.ndarray:
 def correlation_table(df: pd.DataFrame, metrics: Sequence[str], figures: Sequence[str], controls: Sequence[str] = (),
                       group: str | None = "objective", cluster: str | None = None,
                       higher_is_less_robust: Mapping[str, bool] | None = None, n_boot: int = 2000,
-                      seed: int = 0, more_controls: Sequence[str] = ()) -> pd.DataFrame:
+                      seed: int = 0, more_controls: Sequence[str] = (), scope: str = "all models") -> pd.DataFrame:
     """For each (metric, figure): rows for all models (plain, then partial on ``controls`` if any, then
     partial on ``controls`` and ``more_controls`` together if ``more_controls``), within
     each value of ``group`` (plain, that group's rows) and across the groups (Spearman of the groups' mean
@@ -435,7 +435,8 @@ def correlation_table(df: pd.DataFrame, metrics: Sequence[str], figures: Sequenc
     not name: True for names starting with "as_" (attack success rates), False otherwise. With ``cluster``
     (a column, e.g. the setting that seeds share) the all-models and within-group bootstraps resample that
     column's clusters. Each correlation drops its own rows with a NaN among the variables it uses and uses
-    the same ``seed``. Columns: see :data:`TABLE_COLUMNS`.
+    the same ``seed``. ``scope`` names the rows over every row of ``df`` (e.g. a subset's name in a
+    sensitivity check). Columns: see :data:`TABLE_COLUMNS`.
     """
     metrics, figures, controls = list(metrics), list(figures), list(controls)
     wider = [*controls, *more_controls] if more_controls else []
@@ -459,10 +460,10 @@ def correlation_table(df: pd.DataFrame, metrics: Sequence[str], figures: Sequenc
             y = _numeric(df, figure)
             less = bool(given.get(figure, figure.startswith("as_")))
             c = correlation(x, y, n_boot=n_boot, seed=seed, clusters=clusters)
-            rows.append(_row(metric, figure, "all models", c, less))
+            rows.append(_row(metric, figure, scope, c, less))
             for names, z in control_sets:
                 c = correlation(x, y, z, n_boot=n_boot, seed=seed, clusters=clusters, control_names=names)
-                rows.append(_row(metric, figure, "all models", c, less))
+                rows.append(_row(metric, figure, scope, c, less))
             if labels is None:
                 continue
             for value in values:

@@ -97,10 +97,8 @@ def correlations(results: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> pd
         equal = judged_on_equal_terms(part)
         if equal is not None:
             t = correlation_table(part[equal].reset_index(drop=True), metrics, list(FIGURES), controls=controls,
-                                  group=None, cluster=cluster, n_boot=n_boot, seed=seed)
-            t["sentence"] = [str(x).replace("Across all ", "Across the ", 1).replace(
-                " models,", f" models judged on equal terms (without {_left_out(part, equal)}),", 1) for x in t.sentence]
-            parts.append(t.assign(attack=attack, scope=EQUAL))
+                                  group=None, cluster=cluster, n_boot=n_boot, seed=seed, scope=EQUAL)
+            parts.append(t.assign(attack=attack))
     models = per_model(results)
     if models is not None:  # one row per model job; the judge's clean-recon accuracy is an attack's, not the margin's
         figures = margin_figures(models)
@@ -128,7 +126,11 @@ def judged_on_equal_terms(part: pd.DataFrame) -> np.ndarray | None:
     return keep if 0 < keep.sum() < len(part) else None
 
 
-def _left_out(part: pd.DataFrame, keep: np.ndarray) -> str:
+def left_out(part: pd.DataFrame) -> str:
+    """The settings :func:`judged_on_equal_terms` leaves out of one attack's rows, in words ("" if none)."""
+    keep = judged_on_equal_terms(part)
+    if keep is None:
+        return ""
     gone = sorted(set(part.loc[~keep, CLUSTER].astype(str)))
     return f"{len(gone)} setting{'s' if len(gone) != 1 else ''}: {', '.join(gone)}"
 
@@ -369,8 +371,9 @@ def section(corr: pd.DataFrame, out: Path, results: pd.DataFrame) -> list[Any]:
         blocks += [Heading(3, title), answer_table(corr, attack), Bullets(said)]
         equal = corr[(corr.attack == attack) & (corr.scope == EQUAL)]
         if not equal.empty:
-            blocks += [Paragraph("Sensitivity check: the same correlations over the models judged on equal terms only "
-                                 "(not the answer: see above):"), Bullets([str(x) for x in equal.sentence])]
+            gone = left_out(results[results.attack == attack].reset_index(drop=True))
+            blocks += [Paragraph(f"Sensitivity check: the same correlations over the models judged on equal terms only, "
+                                 f"without {gone} (not the answer: see above):"), Bullets([str(x) for x in equal.sentence])]
         if attack == NO_ATTACK:
             blocks.append(Paragraph(MARGIN_TEXT + " " + margin_text(results)))
         fig = (headline_figure(results) or "") if attack == NO_ATTACK else "as_ignore"
@@ -408,6 +411,6 @@ def moved_table(results: pd.DataFrame, unreliable: set[str]) -> Table | None:
     return Table(header, rows)
 
 
-__all__ = ["CONTROLS", "FIGURES", "MARGIN_PREFIX", "MORE_CONTROLS", "METRICS", "NO_ATTACK", "answer_table",
-           "available", "correlations", "headline", "headline_figure", "label", "margin_figures", "margin_text", "moved_table", "per_model",
-           "section", "verdict_table", "within_table"]
+__all__ = ["CONTROLS", "EQUAL", "FIGURES", "MARGIN_PREFIX", "MORE_CONTROLS", "METRICS", "NO_ATTACK", "answer_table",
+           "available", "correlations", "headline", "headline_figure", "judged_on_equal_terms", "label", "left_out",
+           "margin_figures", "margin_text", "moved_table", "per_model", "section", "verdict_table", "within_table"]
