@@ -730,6 +730,8 @@ def test_sigterm_at_start_up_exits_130_and_leaves_no_folder(tmp_path: Path) -> N
     p.send_signal(signal.SIGTERM)
     _, err = p.communicate(timeout=60)
     assert p.returncode == 130, err
-    assert err.strip().startswith("interrupted") and "run the same command" in err and "Traceback" not in err
+    # before the command starts (still importing) or once it runs: either way one line saying to run it again
+    assert err.strip().startswith("interrupted") and "Traceback" not in err
+    assert "run the same command" in err or "nothing was started; run the command again" in err, err
     assert "FakeTensor" not in err  # no other library's log lines
     assert not out.exists() or (out / "train_state.pt").exists()  # an empty folder is never left behind
