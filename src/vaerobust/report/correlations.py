@@ -25,9 +25,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from vaerobust.metrics.correlation import LESS_ROBUST, MORE_ROBUST, NO_EVIDENCE, NOT_ENOUGH, correlation_table
+from vaerobust.metrics.correlation import (
+    LESS_ROBUST,
+    MIN_MODELS,
+    MORE_ROBUST,
+    NO_EVIDENCE,
+    NOT_ENOUGH,
+    correlation_table,
+)
 from vaerobust.report import tables
 from vaerobust.report.document import Bullets, Heading, Images, Paragraph, Table
+from vaerobust.report.statements import MAX_CLEAN_ACCURACY_GAP
 
 #: The headline value of each disentanglement metric (a column of the study table): higher = more disentangled.
 METRICS = {"beta_vae.eval_accuracy": "BetaVAE score", "factor_vae.eval_accuracy": "FactorVAE score", "mig.mig": "MIG",
@@ -114,8 +122,6 @@ def judged_on_equal_terms(part: pd.DataFrame) -> np.ndarray | None:
     """Rows (one attack's) of the settings whose clean-reconstruction accuracy, mean over their seeds, is
     within :data:`~vaerobust.report.statements.MAX_CLEAN_ACCURACY_GAP` of the best setting's; None when
     that leaves every row (nothing to compare) or none, or the table has no such column."""
-    from vaerobust.report.statements import MAX_CLEAN_ACCURACY_GAP
-
     if "clean_recon_accuracy" not in part.columns or CLUSTER not in part.columns:
         return None
     acc = pd.to_numeric(part["clean_recon_accuracy"], errors="coerce")
@@ -347,7 +353,8 @@ def section(corr: pd.DataFrame, out: Path, results: pd.DataFrame) -> list[Any]:
                   "that resamples settings (the training seeds of a setting are drawn together); partial correlations "
                   f"control for {controls or 'nothing'} (ranks regressed out){wider}; across objectives: "
                   "over the objectives' means. A verdict needs the interval to exclude 0 (otherwise "
-                  "\"no evidence either way\") and at least 5 models from at least 5 settings (otherwise \"not enough "
+                  f"\"no evidence either way\") and at least {MIN_MODELS} models from at least {MIN_MODELS} settings "
+                  "(otherwise \"not enough "
                   "models\": a bootstrap over 3 settings is not a 95% interval). Every row is in `tables/correlations.csv`."),
     ]
     counts = verdict_table(corr, headline_figure(results))
@@ -356,7 +363,8 @@ def section(corr: pd.DataFrame, out: Path, results: pd.DataFrame) -> list[Any]:
                              "models, how many say more disentangled is less robust / more robust / no evidence either "
                              "way (n: the most models in a pair)" + (
                                  "; a row \"... judged on equal terms only\" counts again without the settings the judge "
-                                 "reads more than 20 points below the best one (clean-reconstruction accuracy, mean over "
+                                 f"reads more than {100 * MAX_CLEAN_ACCURACY_GAP:.0f} points below the best one "
+                                 "(clean-reconstruction accuracy, mean over "
                                  "seeds): a sensitivity check, added after records showed settings read at chance; the "
                                  "all-models rows stay the answer" if (corr.scope == EQUAL).any() else "") + ":"), counts]
     for attack in dict.fromkeys(corr.attack):
