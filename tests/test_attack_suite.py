@@ -14,6 +14,7 @@ from torch.distributions import Categorical, Independent, Normal, kl_divergence
 from vaerobust.attacks import ATTACKS, build_attack, project_box
 from vaerobust.attacks.base import l2
 from vaerobust.attacks.kl import kl_categorical, kl_normal, kl_posterior
+from vaerobust.attacks.latent import source_gradient_norms
 from vaerobust.config import AttackConfig, ConfigError
 from vaerobust.models import VAE, LatentSpec
 from vaerobust.models.latents import Posterior
@@ -138,6 +139,43 @@ def test_unreachable_target_gives_the_box_projection(name: str, linear_pairs: tu
     optimum = project_box(xt, xs, 0.1)
     assert l2(xt - optimum).min() > 0.1  # the box binds
     torch.testing.assert_close(x_adv, optimum, rtol=0, atol=5e-3)
+
+
+def test_source_gradient_norms_match_the_closed_form_of_a_linear_encoder(linear_pairs: tuple[Tensor, Tensor]) -> None:
+    """phi(x) = W x: grad_x ||W (x - x_t)|| at x_s = W^T u, u = W (x_s - x_t) / ||W (x_s - x_t)||;
+    for W = c Q with orthonormal rows its norm is exactly c for every pair."""
+    xs, xt = linear_pairs
+    g = torch.Generator().manual_seed(4)
+    W = torch.randn(5, 16, generator=g, dtype=torch.float64)
+    vae = LinearVAE(W.clone(), torch.randn(3, 16, generator=g, dtype=torch.float64))
+    V = vae.V.detach()
+    full = torch.cat([W, V])  # phi = (W x, V x): the logits are part of phi
+    diff = full @ (xs - xt).flatten(1).T  # [8, B]
+    want = (full.T @ (diff / diff.norm(dim=0))).norm(dim=0)
+    got = source_gradient_norms(vae, xs, xt)
+    torch.testing.assert_close(got, want.float(), rtol=1e-5, atol=0)
+    Q, _ = torch.linalg.qr(torch.randn(16, 3, generator=g, dtype=torch.float64))
+    torch.testing.assert_close(source_gradient_norms(LinearVAE(2.5 * Q.T.contiguous()), xs, xt),
+                               torch.full((3,), 2.5), rtol=1e-5, atol=0)
+    assert vae.W.requires_grad and vae.V.requires_grad  # restored
+    with pytest.raises(ValueError, match="expected the same shape"):
+        source_gradient_norms(vae, xs, xt[:2])
+
+
+def test_a_penalty_above_the_source_gradient_keeps_the_latent_attack_at_its_source(linear_pairs) -> None:  # type: ignore[no-untyped-def]
+    """W = c Q: loss(x_s + d) >= D(x_s) + (lam - c) ||d||, so with lam > c the optimum is x_s itself and the
+    attack stays there (up to Adam's step size), while with lam < c it moves towards the target."""
+    xs, xt = linear_pairs
+    g = torch.Generator().manual_seed(5)
+    Q, _ = torch.linalg.qr(torch.randn(16, 3, generator=g, dtype=torch.float64))
+    c = 2.0
+    vae = LinearVAE(c * Q.T.contiguous())
+    assert (source_gradient_norms(vae, xs, xt) - c).abs().max() < 1e-5
+    cfg = AttackConfig(name="latent", eps=1.0, steps=300, lr=1e-3, noise_std=0.0)
+    stay = build_attack(vae, replace(cfg, lam=1.1 * c))(xs, xt)
+    move = build_attack(vae, replace(cfg, lam=0.9 * c))(xs, xt)
+    assert l2(stay - xs).max() < 0.005  # a few Adam steps of size lr around x_s
+    assert l2(move - xs).min() > 0.1  # the threshold is c itself
 
 
 def test_classifier_attack_hits_the_judges_target_label(linear_pairs: tuple[Tensor, Tensor]) -> None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from vaerobust.attacks.base import ATTACKS, l2
+from vaerobust.attacks.base import ATTACKS, frozen, l2
 from vaerobust.attacks.engine import LossAttack
 from vaerobust.models.latents import Posterior
 
@@ -49,3 +49,29 @@ class LatentAttack(LossAttack):
             return self.cfg.lam * l2(x_adv - x_src) + l2(self.features(x_adv) - f_tgt)
         f = self.sampled_features(self.encode(x_adv))
         return self.cfg.lam * l2(x_adv - x_src) + self.per_example(l2(f - f_tgt.repeat(self.cfg.samples, 1)))
+
+
+def source_gradient_norms(vae: torch.nn.Module, x_src: Tensor, x_tgt: Tensor, batch_size: int = 1024) -> Tensor:
+    """||grad_x D(x)|| at x = x_s per pair [B], D(x) = ||phi(x) - phi(x_t)||_2 the latent attack's distance.
+
+    A first-order test of whether the latent attack can leave its source at all: the penalty
+    lam * ||x - x_s||_2 has at x_s the subgradients of norm <= lam, so where this norm is
+    below lam, x_s is a stationary point of the attack's loss (a local minimum for a smooth
+    encoder): an attack that starts at or falls back to x_s stays there, whatever its box. With
+    lam = 1 (PROTOCOL §5) and lam = 20 (the author's stored script, §9) it says which pairs can
+    move. Pairs with phi(x_s) = phi(x_t) have D not differentiable there and give 0.
+    The encoder is used in eval mode and its parameters get no gradient.
+    Shapes: x_src, x_tgt [B, C, H, W] -> [B] (on x_src's device, float32).
+    """
+    if x_src.shape != x_tgt.shape:
+        raise ValueError(f"x_src has shape {tuple(x_src.shape)} and x_tgt {tuple(x_tgt.shape)}: expected the same shape")
+    out = []
+    with frozen(vae):
+        for i in range(0, x_src.shape[0], batch_size):
+            xs, xt = x_src[i : i + batch_size], x_tgt[i : i + batch_size]
+            with torch.no_grad():
+                f_t = vae.encode(xt).features()
+            x = xs.detach().clone().requires_grad_(True)
+            (grad,) = torch.autograd.grad(l2(vae.encode(x).features() - f_t).sum(), x)
+            out.append(l2(grad).float())
+    return torch.cat(out) if out else torch.zeros(0)
