@@ -57,9 +57,11 @@ def source_gradient_norms(vae: torch.nn.Module, x_src: Tensor, x_tgt: Tensor, ba
     A first-order test of whether the latent attack can leave its source at all: the penalty
     lam * ||x - x_s||_2 has at x_s the subgradients of norm <= lam, so where this norm is
     below lam, x_s is a stationary point of the attack's loss (a local minimum for a smooth
-    encoder): an attack that starts at or falls back to x_s stays there, whatever its box. With
-    lam = 1 (PROTOCOL §5) and lam = 20 (the author's stored script, §9) it says which pairs can
-    move. Pairs with phi(x_s) = phi(x_t) have D not differentiable there and give 0.
+    encoder): an attack that starts at or falls back to x_s stays there, whatever its box, as
+    long as its gradient is zeroed each step (``zero_grad=false`` follows the running sum of
+    gradients and can leave: measured in docs/results/sootla2018-fidelity/). With lam = 1
+    (PROTOCOL §5) and lam = 20 (the author's stored script, §9) it says which pairs can move.
+    Pairs with phi(x_s) = phi(x_t) have D not differentiable there and give 0.
     The encoder is used in eval mode and its parameters get no gradient.
     Shapes: x_src, x_tgt [B, C, H, W] -> [B] (on x_src's device, float32).
     """
