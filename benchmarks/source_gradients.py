@@ -20,11 +20,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from vaerobust import files
 from vaerobust.attacks.latent import source_gradient_norms
-from vaerobust.config import DataConfig, from_dict
 from vaerobust.data import load_dataset
-from vaerobust.rundir import load_vae
+from vaerobust.rundir import load_vae, read_run_config, read_summary
 
 
 def main() -> None:
@@ -38,17 +36,16 @@ def main() -> None:
     print(f"{'job':52s} {'lam':>5s} {'pairs':>5s} {'median':>7s} {'p90':>7s} {'< lam':>6s} "
           f"{'L2 <':>6s} {'L2 >=':>6s} {'AS <':>6s} {'AS >=':>6s}")
     for job in sorted((args.study / "jobs").iterdir()):
-        ex_path = job / "model" / "attacks" / args.attack / "examples.csv"
-        if args.job not in job.name or not ex_path.is_file() or not (job / "model" / "model.safetensors").is_file():
+        sweep = job / "model" / "attacks" / args.attack
+        if args.job not in job.name or not (sweep / "examples.csv").is_file() or not (job / "model" / "model.safetensors").is_file():
             continue
-        spec = files.read_json(job / "job.json")
-        lam = float(spec[f"attack:{args.attack}"]["lam"])
-        data = from_dict(DataConfig, spec["run"]["data"], prefix="run.data")
+        lam = float(read_summary(sweep).attack["lam"])  # the sweep's own record of its settings
+        data = read_run_config(job / "model").data
         key = repr(data)
         if key not in cache:
             cache[key] = load_dataset(data, "test")[0]
         x = cache[key]
-        ex = pd.read_csv(ex_path)
+        ex = pd.read_csv(sweep / "examples.csv")
         ex = ex[ex.kept.astype(bool)]
         vae = load_vae(job / "model")
         n = source_gradient_norms(vae, x[torch.as_tensor(ex.src_index.to_numpy().copy())],
