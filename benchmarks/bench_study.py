@@ -40,7 +40,11 @@ def spec(steps: int, attack_steps: int, per_pair: int) -> StudyConfig:
     })
 
 
-def by_hand(cfg: StudyConfig, root: Path) -> float:
+PHASES = ("judge", "train", "evaluate", "attack", "rest")
+
+
+def by_hand(cfg: StudyConfig, root: Path) -> dict[str, float]:
+    """Seconds per step of the study run by hand in this process: {judge, train, evaluate, attack, rest, total}."""
     from vaerobust.pipelines.attack import attack_sweep
     from vaerobust.pipelines.evaluate import evaluate_run
     from vaerobust.pipelines.job import _reconstruction
@@ -49,28 +53,56 @@ def by_hand(cfg: StudyConfig, root: Path) -> float:
 
     torch.set_num_threads(os.cpu_count() or 1)
     judges, models = study.expand(cfg, "cpu")
+    t: dict[str, float] = dict.fromkeys(PHASES, 0.0)
     t0 = time.perf_counter()
+
+    def lap(name: str, since: float) -> float:
+        now = time.perf_counter()
+        t[name] += now - since
+        return now
+
     train_classifier(judges[0].settings["judge"], root / "judge", device="cpu", progress=False)
+    s = lap("judge", t0)
     for job in models:
         run = root / job.id
         train_vae(job.settings["run"], run, device="cpu", progress=False)
+        s = lap("train", s)
         evaluate_run(run, "active_dims", device="cpu")
+        s = lap("evaluate", s)
         attack_sweep(run, root / "judge", run / "attacks" / "latent", job.settings["attack:latent"],
                      job.settings["sweep:latent"], device="cpu", progress=False)
+        s = lap("attack", s)
         _reconstruction(run, job.settings["run"], "cpu")  # a job measures this too: the same work
-    return time.perf_counter() - t0
+        s = lap("rest", s)
+    t["total"] = time.perf_counter() - t0
+    return t
 
 
-def through_study(cfg: StudyConfig, root: Path, workers: int) -> tuple[float, float]:
-    """(wall time of the study, the sum of its jobs' own wall times from their records)."""
+def through_study(cfg: StudyConfig, root: Path, workers: int) -> dict[str, float]:
+    """Seconds per step from the jobs' own records ({judge, train, evaluate, attack, rest: the rest of
+    each job's wall time}), their sum ``jobs``, and the study's wall time ``total``."""
     from vaerobust import files
 
     t0 = time.perf_counter()
     counts = study.run(cfg, root, workers=workers, device="cpu", progress=False, echo=lambda s: None)
     assert counts == {"done": 5}, counts
-    wall = time.perf_counter() - t0
-    jobs = sum(files.read_json(p)["seconds"] for p in [*root.glob("jobs/*/result.json"), *root.glob("judges/*/result.json")])
-    return wall, jobs
+    t: dict[str, float] = dict.fromkeys(PHASES, 0.0)
+    t["total"] = time.perf_counter() - t0
+    for p in root.glob("judges/*/result.json"):
+        t["judge"] += files.read_json(p)["seconds"]
+    for p in root.glob("jobs/*/result.json"):
+        rec = files.read_json(p)
+        steps = rec["timings"]
+        t["train"] += steps["train"]
+        t["evaluate"] += steps["evaluate"]
+        t["attack"] += steps["attack:latent"]
+        t["rest"] += rec["seconds"] - sum(steps.values())
+    t["jobs"] = sum(t[k] for k in PHASES)
+    return t
+
+
+def _list(runs: list[dict[str, float]]) -> str:
+    return ", ".join(f"{r['total']:.1f}" for r in runs)
 
 
 def main() -> None:
@@ -90,17 +122,22 @@ def main() -> None:
         for r in range(args.repeats):  # alternate, so that a change of the machine's load hits both
             hands.append(by_hand(cfg, tmp / f"hand{r}"))
             ones.append(through_study(cfg, tmp / f"w1_{r}", 1))
-        hand = min(hands)
-        one, jobs = min(ones)
-        print(f"runs: by hand {', '.join(f'{h:.1f}' for h in hands)} s; study (1 worker) "
-              f"{', '.join(f'{o[0]:.1f}' for o in ones)} s; best of each below")
-        print(f"by hand (one process, {torch.get_num_threads()} threads): {hand:8.1f} s")
-        print(f"study, 1 worker                      : {one:8.1f} s   engine overhead {100 * (one - hand) / hand:+.1f}%"
-              " (goal < 5%)")
-        print(f"  of which the jobs themselves       : {jobs:8.1f} s   ({100 * (jobs - hand) / hand:+.1f}% against by "
-              f"hand); outside the jobs (starting the worker, records): {one - jobs:.1f} s")
-        two, _ = through_study(cfg, tmp / "w2", 2)
-        print(f"study, 2 workers                     : {two:8.1f} s   speed-up over 1 worker {one / two:.2f}x")
+        hand = min(hands, key=lambda t: t["total"])
+        one = min(ones, key=lambda t: t["total"])
+        print(f"runs: by hand {_list(hands)} s; study (1 worker) {_list(ones)} s; best of each below")
+        print(f"by hand (one process, {torch.get_num_threads()} threads): {hand['total']:8.1f} s")
+        print(f"study, 1 worker                      : {one['total']:8.1f} s   engine overhead "
+              f"{100 * (one['total'] - hand['total']) / hand['total']:+.1f}% (goal < 5%)")
+        print(f"  of which the jobs themselves       : {one['jobs']:8.1f} s   ({100 * (one['jobs'] - hand['total']) / hand['total']:+.1f}% "
+              f"against by hand); outside the jobs (starting the worker, records): {one['total'] - one['jobs']:.1f} s")
+        print("per step, summed over the jobs (the best run of each; 'rest' = a job's wall time outside its steps:")
+        print("the reconstruction measure, records, outcomes; by hand: the reconstruction measure only)")
+        print(f"  {'step':10s} {'by hand':>9s} {'study':>9s} {'study - hand':>13s}")
+        for k in PHASES:
+            d = one[k] - hand[k]
+            print(f"  {k:10s} {hand[k]:8.1f}s {one[k]:8.1f}s {d:+12.1f}s ({100 * d / max(hand[k], 1e-9):+.0f}%)")
+        two = through_study(cfg, tmp / "w2", 2)["total"]
+        print(f"study, 2 workers                     : {two:8.1f} s   speed-up over 1 worker {one['total'] / two:.2f}x")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

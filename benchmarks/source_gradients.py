@@ -2,11 +2,15 @@
 
 The latent attack minimises lam * ||x - x_s||_2 + D(x), D(x) = ||phi(x) - phi(x_t)||_2. Where
 ||grad_x D(x_s)|| < lam, x_s is a local minimum of that loss (the penalty's subgradients at x_s
-reach norm lam), so the attack returns to x_s and cannot succeed, whatever its box
-(:func:`vaerobust.attacks.latent.source_gradient_norms`). For each model job of a study folder
+reach norm lam): an attack that falls back to x_s stays there and cannot succeed, whatever its
+box (:func:`vaerobust.attacks.latent.source_gradient_norms`). It is a local test: an attack that
+starts (x_s + noise) outside that minimum's basin can end elsewhere, so the last column gives
+the median L2 of the successful pairs under lam (near 0: they succeed at x_s itself; large:
+they never came back). For each model job of a study folder
 whose checkpoints are still there, this prints, for the sweep ATTACK's kept pairs: the median
 and 90th percentile of that norm, the share of pairs under lam (read from the sweep's settings),
-and the attack's median L2 and attack success (ignore-target) among pairs under and over lam.
+the attack's median L2 and attack success (ignore-target) among pairs under and over lam, and
+the median L2 of the successful pairs under lam.
 
     python benchmarks/source_gradients.py runs/sootla2018-fidelity [--attack script_attack] [--job SUBSTRING]
 """
@@ -34,7 +38,7 @@ def main() -> None:
     torch.set_num_threads(1)
     cache: dict[str, torch.Tensor] = {}
     print(f"{'job':52s} {'lam':>5s} {'pairs':>5s} {'median':>7s} {'p90':>7s} {'< lam':>6s} "
-          f"{'L2 <':>6s} {'L2 >=':>6s} {'AS <':>6s} {'AS >=':>6s}")
+          f"{'L2 <':>6s} {'L2 >=':>6s} {'AS <':>6s} {'AS >=':>6s} {'L2 hit <':>8s}")
     for job in sorted((args.study / "jobs").iterdir()):
         sweep = job / "model" / "attacks" / args.attack
         if args.job not in job.name or not (sweep / "examples.csv").is_file() or not (job / "model" / "model.safetensors").is_file():
@@ -55,7 +59,7 @@ def main() -> None:
         l2 = ex.l2.to_numpy()
         print(f"{job.name:52s} {lam:5g} {len(n):5d} {np.median(n):7.2f} {np.percentile(n, 90):7.2f} "
               f"{100 * under.mean():5.1f}% {_median(l2, under)} {_median(l2, ~under)} {_rate(hit, under)} "
-              f"{_rate(hit, ~under)}")
+              f"{_rate(hit, ~under)} {_median(l2, under & hit):>8s}")
 
 
 def _median(v: np.ndarray, m: np.ndarray) -> str:
