@@ -41,6 +41,7 @@ def spec(steps: int, attack_steps: int, per_pair: int) -> StudyConfig:
 
 
 PHASES = ("judge", "train", "evaluate", "attack", "rest")
+JOB_STEPS = {"train": "train", "evaluate": "evaluate", "attack": "attack:latent"}  # phase -> a model job's `timings` key
 
 
 def by_hand(cfg: StudyConfig, root: Path) -> dict[str, float]:
@@ -93,9 +94,8 @@ def through_study(cfg: StudyConfig, root: Path, workers: int) -> dict[str, float
     for p in root.glob("jobs/*/result.json"):
         rec = files.read_json(p)
         steps = rec["timings"]
-        t["train"] += steps["train"]
-        t["evaluate"] += steps["evaluate"]
-        t["attack"] += steps["attack:latent"]
+        for phase, step in JOB_STEPS.items():
+            t[phase] += steps[step]
         t["rest"] += rec["seconds"] - sum(steps.values())
     t["jobs"] = sum(t[k] for k in PHASES)
     return t

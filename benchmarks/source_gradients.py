@@ -4,13 +4,12 @@ The latent attack minimises lam * ||x - x_s||_2 + D(x), D(x) = ||phi(x) - phi(x_
 ||grad_x D(x_s)|| < lam, x_s is a local minimum of that loss (the penalty's subgradients at x_s
 reach norm lam): an attack that falls back to x_s stays there and cannot succeed, whatever its
 box (:func:`vaerobust.attacks.latent.source_gradient_norms`). It is a local test: an attack that
-starts (x_s + noise) outside that minimum's basin can end elsewhere, so the last column gives
-the median L2 of the successful pairs under lam (near 0: they succeed at x_s itself; large:
-they never came back). For each model job of a study folder
+starts (x_s + noise) outside that minimum's basin can end elsewhere. For each model job of a study folder
 whose checkpoints are still there, this prints, for the sweep ATTACK's kept pairs: the median
 and 90th percentile of that norm, the share of pairs under lam (read from the sweep's settings),
 the attack's median L2 and attack success (ignore-target) among pairs under and over lam, and
-the median L2 of the successful pairs under lam.
+the median L2 of the successful pairs under lam (near 0: they succeed at x_s itself; large:
+they never came back).
 
     python benchmarks/source_gradients.py runs/sootla2018-fidelity [--attack script_attack] [--job SUBSTRING]
 """
