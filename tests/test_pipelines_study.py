@@ -86,6 +86,46 @@ def test_a_dying_worker_fails_its_job_and_the_others_run() -> None:
     assert by["b"]["state"] == "failed" and "ended abnormally" in by["b"]["error"]
 
 
+def _leave_an_exit_handler(job: str) -> dict:
+    import atexit
+
+    atexit.register(Path(job).write_text, "the job's exit handler ran")  # runs when the worker ends
+    return {"job": job, "state": "done"}
+
+
+def test_a_worker_that_ends_fast_still_runs_the_exit_handlers_of_its_jobs(tmp_path: Path) -> None:
+    # a worker skips its interpreter's teardown (_exit_now) but only after every other exit handler
+    marker = tmp_path / "marker"
+    results: list[dict] = []
+    backend = LocalBackend(workers=1)
+    backend.run([str(marker)], _leave_an_exit_handler, results.append)
+    assert results == [{"job": str(marker), "state": "done"}] and not marker.exists()  # the worker still lives
+    backend.close()  # waits for the worker to end
+    assert marker.read_text() == "the job's exit handler ran"
+
+
+def test_a_job_locked_by_another_process_is_refused_but_not_recorded_as_failed(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    folder = tmp_path / "jobs" / "x"
+    files.write_json(folder / job.JOB, {"id": "x", "kind": "model"})
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import time; from vaerobust.files import folder_lock\n"
+        f"with folder_lock({str(folder)!r}):\n    print('locked', flush=True); time.sleep(60)")],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        result = job.run_job(str(folder))
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result["state"] == "failed" and f"being written by pid {holder.pid}" in result["error"]
+    assert "not recorded as failed" in result["error"]
+    assert not (folder / job.ERROR).exists()  # so a later run does not skip it as failed
+    assert study.would_run(tmp_path, study.Job(id="x", kind="model", folder="jobs/x", spec={}, settings={}))
+
+
 @pytest.fixture(scope="module")
 def ran(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str], dict]:
     """The tiny study, with one model whose training diverges (lr 1e30): it fails, the others finish."""

@@ -36,6 +36,10 @@ class RunDirError(UserError, RuntimeError):
     """A run folder (or another output path) is missing, incomplete, corrupt, locked or not writable."""
 
 
+class FolderBusy(RunDirError):
+    """A folder is locked by another live process (it is being written there now)."""
+
+
 class TrainingDiverged(UserError, ArithmeticError):
     """A loss or a weight became NaN or infinite; nothing non-finite was saved as finished."""
 
@@ -51,5 +55,5 @@ class Interrupted(KeyboardInterrupt):
     A KeyboardInterrupt, so code that catches Ctrl-C keeps catching it."""
 
 
-__all__ = ["ConfigError", "DataError", "InputError", "Interrupted", "NothingToMeasure", "RunDirError",
+__all__ = ["ConfigError", "DataError", "FolderBusy", "InputError", "Interrupted", "NothingToMeasure", "RunDirError",
            "TrainingDiverged", "UnknownNameError", "UserError"]

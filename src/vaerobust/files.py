@@ -33,7 +33,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from vaerobust.errors import RunDirError
+from vaerobust.errors import FolderBusy, RunDirError
 
 LOCK_NAME = ".lock"
 
@@ -213,7 +213,8 @@ def folder_lock(folder: Path | str) -> Iterator[Path]:
     """Hold an exclusive lock on ``folder`` (created if needed) for the block.
 
     Re-entrant within one process (a reproduction that locks a model folder the training
-    step locks again). A folder locked by another live process is a one-line RunDirError. If
+    step locks again). A folder locked by another live process is a one-line :class:`FolderBusy`
+(a RunDirError). If
     the block fails before anything but the lock is in a folder this call created, the folder
     is removed again: a failed command leaves no empty run folder behind.
     """
@@ -242,7 +243,7 @@ def folder_lock(folder: Path | str) -> Iterator[Path]:
         holder = os.pread(fd, 4096, 0).decode(errors="replace")
         os.close(fd)
         if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-            raise RunDirError(f"{folder} is being written by {_holder_text(holder)}; wait for it to finish "
+            raise FolderBusy(f"{folder} is being written by {_holder_text(holder)}; wait for it to finish "
                               "or use another output folder") from None
         raise os_error(path, exc, "lock") from None
     info = {"pid": os.getpid(), "host": socket.gethostname(),

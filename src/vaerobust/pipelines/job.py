@@ -32,7 +32,7 @@ import torch
 from vaerobust import __version__, files
 from vaerobust.config import AttackConfig, JudgeConfig, RunConfig, SweepConfig, from_dict
 from vaerobust.data import load_dataset
-from vaerobust.errors import UserError
+from vaerobust.errors import FolderBusy, UserError
 from vaerobust.rundir import COMPLETE, read_judge_eval, read_meta, read_summary
 
 JOB = "job.json"
@@ -58,6 +58,9 @@ def run_job(job_dir: str) -> dict[str, Any]:
             (_judge_job if spec["kind"] == "judge" else _model_job)(folder, spec)
     except KeyboardInterrupt:
         return {"job": spec.get("id", folder.name), "state": "interrupted", "seconds": time.perf_counter() - t0}
+    except FolderBusy as e:  # another process runs this job now: not this job's failure, so not recorded as one
+        return {"job": spec.get("id", folder.name), "state": "failed", "seconds": time.perf_counter() - t0,
+                "error": f"{e} (not recorded as failed: a later `study run` runs it if it has not finished)"}
     except BaseException as e:  # a failing job must never stop the study: keep its error, report it
         line = " ".join(str(e).split()) or type(e).__name__
         kind = "user error" if isinstance(e, UserError) else "bug or environment"
