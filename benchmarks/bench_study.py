@@ -7,6 +7,9 @@ Prints, in one run on this machine:
   the engine's overhead = (study - by hand) / by hand (goal < 5%), which includes starting the
   worker process (importing torch) and writing the job and result records (both sides do the
   same work: the by-hand path also measures the reconstruction quality that a job records);
+- the same study with ``workers=0`` (its jobs one after another in this process, like the by-hand
+  loop): the engine's own bookkeeping (job and result records, state checks) without a worker
+  process to start;
 - the same study with 2 workers (threads = cores / 2): the speed-up of running jobs side by side.
 
     python benchmarks/bench_study.py [--steps 600] [--attack-steps 60] [--per-pair 3]
@@ -118,13 +121,16 @@ def main() -> None:
     try:
         print(f"4 model jobs + 1 judge: {args.steps} training steps, {args.attack_steps} attack steps, "
               f"{args.per_pair} images per pair, {os.cpu_count()} cores; settings {to_dict(cfg.base.train)}")
-        hands, ones = [], []
-        for r in range(args.repeats):  # alternate, so that a change of the machine's load hits both
+        hands, ones, heres = [], [], []
+        for r in range(args.repeats):  # alternate, so that a change of the machine's load hits every path
             hands.append(by_hand(cfg, tmp / f"hand{r}"))
             ones.append(through_study(cfg, tmp / f"w1_{r}", 1))
+            heres.append(through_study(cfg, tmp / f"w0_{r}", 0))
         hand = min(hands, key=lambda t: t["total"])
         one = min(ones, key=lambda t: t["total"])
-        print(f"runs: by hand {_list(hands)} s; study (1 worker) {_list(ones)} s; best of each below")
+        here = min(heres, key=lambda t: t["total"])
+        print(f"runs: by hand {_list(hands)} s; study (1 worker) {_list(ones)} s; study (in this process) "
+              f"{_list(heres)} s; best of each below")
         print(f"by hand (one process, {torch.get_num_threads()} threads): {hand['total']:8.1f} s")
         print(f"study, 1 worker                      : {one['total']:8.1f} s   engine overhead "
               f"{100 * (one['total'] - hand['total']) / hand['total']:+.1f}% (goal < 5%)")
@@ -136,6 +142,9 @@ def main() -> None:
         for k in PHASES:
             d = one[k] - hand[k]
             print(f"  {k:10s} {hand[k]:8.1f}s {one[k]:8.1f}s {d:+12.1f}s ({100 * d / max(hand[k], 1e-9):+.0f}%)")
+        print(f"study, in this process (workers=0)   : {here['total']:8.1f} s   engine overhead "
+              f"{100 * (here['total'] - hand['total']) / hand['total']:+.1f}% (the records and state checks alone; "
+              f"outside the jobs: {here['total'] - here['jobs']:.1f} s)")
         two = through_study(cfg, tmp / "w2", 2)["total"]
         print(f"study, 2 workers                     : {two:8.1f} s   speed-up over 1 worker {one['total'] / two:.2f}x")
     finally:

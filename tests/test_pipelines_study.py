@@ -68,8 +68,8 @@ def test_the_local_backend_keeps_workers_x_threads_within_the_cores() -> None:
     assert b.workers * b.threads <= max(b.cores, 2) and b.threads >= 1
     with pytest.raises(UnknownNameError, match="local"):
         build_backend("nope")
-    with pytest.raises(ConfigError, match="--workers 0"):
-        LocalBackend(workers=0)
+    with pytest.raises(ConfigError, match="--workers -1: expected an integer >= 1, or 0 for this process"):
+        LocalBackend(workers=-1)
 
 
 def _die(job: str) -> dict:
@@ -124,6 +124,47 @@ def test_a_job_locked_by_another_process_is_refused_but_not_recorded_as_failed(t
     assert "not recorded as failed" in result["error"]
     assert not (folder / job.ERROR).exists()  # so a later run does not skip it as failed
     assert study.would_run(tmp_path, study.Job(id="x", kind="model", folder="jobs/x", spec={}, settings={}))
+
+
+def _pid_or_fail(job: str) -> dict:
+    import torch
+
+    if job == "bad":
+        raise ValueError("cannot run bad")
+    return {"job": job, "state": "interrupted" if job == "stop" else "done", "pid": os.getpid(),
+            "threads": torch.get_num_threads()}
+
+
+def test_workers_0_runs_the_jobs_here_one_after_another_and_a_failure_only_fails_its_job() -> None:
+    import torch
+
+    before = torch.get_num_threads()
+    backend = LocalBackend(workers=0)
+    assert "in this process" in backend.describe() and backend.threads == backend.cores
+    results: list[dict] = []
+    backend.run(["a", "bad", "c"], _pid_or_fail, results.append)
+    assert [r["job"] for r in results] == ["a", "bad", "c"]
+    assert results[0]["pid"] == results[2]["pid"] == os.getpid()
+    assert results[0]["threads"] == backend.threads and torch.get_num_threads() == before  # restored
+    assert results[1] == {"job": "bad", "state": "failed", "error": "ValueError: cannot run bad"}
+    results.clear()
+    with pytest.raises(KeyboardInterrupt):  # a job that caught Ctrl-C stops the loop, as Ctrl-C stops the pool
+        backend.run(["a", "stop", "c"], _pid_or_fail, results.append)
+    assert [r["job"] for r in results] == ["a", "stop"] and torch.get_num_threads() == before
+
+
+def test_a_study_in_this_process_finishes_like_one_in_workers(ran: tuple[Path, list[str], dict], tmp_path: Path) -> None:
+    out, _, _ = ran
+    here = tmp_path / "s"
+    lines: list[str] = []
+    counts = study.run(cfg(), here, workers=0, device="cpu", progress=False, echo=lines.append)
+    assert counts == {"done": 5} and "in this process" in lines[0]
+    for model in ("plain__train.seed=0", "joint__train.seed=1"):
+        a = files.read_json(out / "jobs" / model / "result.json")
+        b = files.read_json(here / "jobs" / model / "result.json")
+        assert a["settings"] == b["settings"] and a["robustness"].keys() == b["robustness"].keys()  # the same job
+        assert (a["provenance"]["threads"], b["provenance"]["threads"]) == (LocalBackend(workers=2).threads,
+                                                                            LocalBackend(workers=0).threads)
 
 
 @pytest.fixture(scope="module")

@@ -281,7 +281,8 @@ def study_run(
     backend_option: List[str] = typer.Option([], "--backend-option",
                                              help="A backend setting, e.g. partition=gpu, timeout_min=600 (slurm), "
                                                   "address=auto, num_cpus=8, gpus_per_job=1 (ray); repeatable."),
-    workers: Optional[int] = typer.Option(None, help="Jobs at a time (local: processes; default 2, at most the cores)."),
+    workers: Optional[int] = typer.Option(None, help="Jobs at a time (local: processes; default 2, at most the cores; "
+                                                     "0: one at a time in this process)."),
     quick: bool = typer.Option(False, help="Use the study's --quick budgets."),
     set_: List[str] = typer.Option([], "--set", help="e.g. --set 'grid={train.seed: [0, 1, 2]}'"),
     retry_failed: bool = typer.Option(False, help="Run the failed jobs again (they are skipped otherwise)."),

@@ -7,6 +7,11 @@ cores this process may use: ``os.sched_getaffinity``). Workers are started with 
 fails its job with that reason; the other jobs go on. A worker ends without tearing down its
 interpreter (see ``_exit_now``). Ctrl-C stops the pool: each job's own
 handler saves what it can, and the study resumes when run again.
+
+``workers=0`` runs the jobs one after another in this process, with ``torch`` at one thread per
+core (as a DataLoader's ``num_workers=0``): no process to start, a debugger stops inside a job,
+and a failing job still only fails itself; but a crash of the process (a segfault, the OOM
+killer) ends the study with it.
 """
 
 from __future__ import annotations
@@ -78,9 +83,9 @@ class LocalBackend:
         # default: 2 workers (measured: a 4-job study ran 1.19-1.27x faster with 2 workers x 1 thread than
         # with 1 worker x 2 threads on 2 cores, benchmarks/bench_study.py); never more than the cores
         self.workers = min(2, self.cores) if workers is None else int(workers)
-        if self.workers < 1:
-            raise ConfigError(f"--workers {self.workers}: expected an integer >= 1")
-        self.threads = max(1, self.cores // self.workers)
+        if self.workers < 0:
+            raise ConfigError(f"--workers {self.workers}: expected an integer >= 1, or 0 for this process")
+        self.threads = max(1, self.cores // max(1, self.workers))
         self._executor: ProcessPoolExecutor | None = None  # kept across run() calls until close()
 
     def close(self) -> None:
@@ -95,11 +100,16 @@ class LocalBackend:
                                    initializer=_init_worker, initargs=(self.threads,))
 
     def describe(self) -> str:
+        if self.workers == 0:
+            return f"local: in this process, one job at a time, {self.threads} torch thread(s) on {self.cores} core(s)"
         return f"local: {self.workers} worker(s) x {self.threads} torch thread(s) on {self.cores} core(s)"
 
     def run(self, jobs: Sequence[str], fn: Callable[[str], dict[str, Any]],
             on_result: Callable[[dict[str, Any]], None]) -> None:
         if not jobs:
+            return
+        if self.workers == 0:
+            self._run_here(jobs, fn, on_result)
             return
         pool = self._executor = self._executor or self._pool(self.workers)
         pending: dict[Future, str] = {}
@@ -138,6 +148,24 @@ class LocalBackend:
                     pass
             self.close()
             raise
+
+    def _run_here(self, jobs: Sequence[str], fn: Callable[[str], dict[str, Any]],
+                  on_result: Callable[[dict[str, Any]], None]) -> None:
+        import torch
+
+        before = torch.get_num_threads()
+        torch.set_num_threads(self.threads)
+        try:
+            for job in jobs:
+                try:
+                    result = fn(job)
+                except Exception as e:  # noqa: BLE001 - as a worker's: the function itself failed, the study goes on
+                    result = {"job": job, "state": "failed", "error": f"{type(e).__name__}: {e}"}
+                on_result(result)
+                if result.get("state") == "interrupted":  # the job caught Ctrl-C and saved what it could
+                    raise KeyboardInterrupt
+        finally:
+            torch.set_num_threads(before)
 
 
 __all__ = ["LocalBackend", "available_cores", "backend_options"]

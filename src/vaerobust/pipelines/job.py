@@ -275,7 +275,8 @@ def _reconstruction(model_dir: Path, cfg: RunConfig, device: str) -> dict[str, f
 
 def _provenance(spec: dict[str, Any]) -> dict[str, Any]:
     return {"version": __version__, "torch": torch.__version__, "python": platform.python_version(),
-            "host": platform.node(), "device": _device(spec), "finished": _now()}
+            "host": platform.node(), "device": _device(spec), "threads": torch.get_num_threads(),  # can change the floats
+            "finished": _now()}
 
 
 __all__ = ["ERROR", "JOB", "PREVIOUS", "RESULT", "TIMINGS", "TRACEBACK", "compare_judges", "has_weights", "run_job",
