@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -104,6 +105,11 @@ def through_study(cfg: StudyConfig, root: Path, workers: int) -> dict[str, float
     return t
 
 
+def _paired(study_runs: list[dict[str, float]], hand_runs: list[dict[str, float]]) -> str:
+    pct = [100 * (s["total"] - h["total"]) / h["total"] for s, h in zip(study_runs, hand_runs)]
+    return " / ".join(f"{p:+.1f}%" for p in pct) + f" (median {statistics.median(pct):+.1f}%)"
+
+
 def _list(runs: list[dict[str, float]]) -> str:
     return ", ".join(f"{r['total']:.1f}" for r in runs)
 
@@ -131,6 +137,9 @@ def main() -> None:
         here = min(heres, key=lambda t: t["total"])
         print(f"runs: by hand {_list(hands)} s; study (1 worker) {_list(ones)} s; study (in this process) "
               f"{_list(heres)} s; best of each below")
+        if args.repeats > 1:  # each study run against the by-hand run just before it (the same load, roughly)
+            print(f"paired by run, study against by hand: 1 worker {_paired(ones, hands)}; in this process "
+                  f"{_paired(heres, hands)}")
         print(f"by hand (one process, {torch.get_num_threads()} threads): {hand['total']:8.1f} s")
         print(f"study, 1 worker                      : {one['total']:8.1f} s   engine overhead "
               f"{100 * (one['total'] - hand['total']) / hand['total']:+.1f}% (goal < 5%)")
