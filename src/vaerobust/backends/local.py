@@ -53,8 +53,8 @@ def backend_options(backend: str, options: dict[str, Any], types: dict[str, type
 
 def _exit_now() -> None:
     """A worker's last exit handler: flush its output and end the process without the interpreter's
-    teardown of every module (torch's included), which took about 1.1 s per worker at the end of each
-    study on a 2-core machine (measured: a pool's shutdown 1.2 s -> 0.1 s). Registered before anything
+    teardown of every module (torch's included): a pool's shutdown 0.62 s -> 0.06 s on idle 2 cores,
+    1.2 s -> 0.1 s with the other core busy (``benchmarks/bench_worker_exit.py``). Registered before anything
     else in the worker, so every handler that torch, logging or a job registers still runs first
     (``atexit`` runs the last registered first); a worker's exit status is not read by the pool."""
     for stream in (sys.stdout, sys.stderr):
