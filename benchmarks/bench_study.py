@@ -105,8 +105,12 @@ def through_study(cfg: StudyConfig, root: Path, workers: int) -> dict[str, float
     return t
 
 
+def _pct(value: float, base: float) -> float:
+    return 100 * (value - base) / max(base, 1e-9)
+
+
 def _paired(study_runs: list[dict[str, float]], hand_runs: list[dict[str, float]]) -> str:
-    pct = [100 * (s["total"] - h["total"]) / h["total"] for s, h in zip(study_runs, hand_runs)]
+    pct = [_pct(s["total"], h["total"]) for s, h in zip(study_runs, hand_runs)]
     return " / ".join(f"{p:+.1f}%" for p in pct) + f" (median {statistics.median(pct):+.1f}%)"
 
 
@@ -142,17 +146,17 @@ def main() -> None:
                   f"{_paired(heres, hands)}")
         print(f"by hand (one process, {torch.get_num_threads()} threads): {hand['total']:8.1f} s")
         print(f"study, 1 worker                      : {one['total']:8.1f} s   engine overhead "
-              f"{100 * (one['total'] - hand['total']) / hand['total']:+.1f}% (goal < 5%)")
-        print(f"  of which the jobs themselves       : {one['jobs']:8.1f} s   ({100 * (one['jobs'] - hand['total']) / hand['total']:+.1f}% "
+              f"{_pct(one['total'], hand['total']):+.1f}% (goal < 5%)")
+        print(f"  of which the jobs themselves       : {one['jobs']:8.1f} s   ({_pct(one['jobs'], hand['total']):+.1f}% "
               f"against by hand); outside the jobs (starting the worker, records): {one['total'] - one['jobs']:.1f} s")
         print("per step, summed over the jobs (the best run of each; 'rest' = a job's wall time outside its steps:")
         print("the reconstruction measure, records, outcomes; by hand: the reconstruction measure only)")
         print(f"  {'step':10s} {'by hand':>9s} {'study':>9s} {'study - hand':>13s}")
         for k in PHASES:
             d = one[k] - hand[k]
-            print(f"  {k:10s} {hand[k]:8.1f}s {one[k]:8.1f}s {d:+12.1f}s ({100 * d / max(hand[k], 1e-9):+.0f}%)")
+            print(f"  {k:10s} {hand[k]:8.1f}s {one[k]:8.1f}s {d:+12.1f}s ({_pct(one[k], hand[k]):+.0f}%)")
         print(f"study, in this process (workers=0)   : {here['total']:8.1f} s   engine overhead "
-              f"{100 * (here['total'] - hand['total']) / hand['total']:+.1f}% (the records and state checks alone; "
+              f"{_pct(here['total'], hand['total']):+.1f}% (the records and state checks alone; "
               f"outside the jobs: {here['total'] - here['jobs']:.1f} s)")
         two = through_study(cfg, tmp / "w2", 2)["total"]
         print(f"study, 2 workers                     : {two:8.1f} s   speed-up over 1 worker {one['total'] / two:.2f}x")

@@ -7,7 +7,7 @@ times:
 
 - ``fast``: the backend's own worker initializer (``vaerobust.backends.local._init_worker``),
   which ends the worker without the interpreter's teardown once every exit handler ran;
-- ``teardown``: the same initializer without that hook (torch imported, threads set).
+- ``teardown``: the same initializer with that hook taken off again (``atexit.unregister``).
 
     python benchmarks/bench_worker_exit.py [--repeats 2] [--mb 200]
 """
@@ -15,19 +15,17 @@ times:
 from __future__ import annotations
 
 import argparse
+import atexit
 import multiprocessing
-import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 
-from vaerobust.backends.local import _init_worker
+from vaerobust.backends.local import _exit_now, _init_worker
 
 
 def _init_with_teardown(threads: int) -> None:
-    import torch
-
-    torch.set_num_threads(threads)
-    os.environ["OMP_NUM_THREADS"] = str(threads)
+    _init_worker(threads)
+    atexit.unregister(_exit_now)
 
 
 def _job(mb: int) -> int:

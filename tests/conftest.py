@@ -8,6 +8,10 @@ Everything here is CPU-only, seeded and small: a conv32 VAE with a narrow dense 
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -29,6 +33,22 @@ def _offline_and_seeded(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None
     monkeypatch.delenv("VAEROBUST_MNIST_DIR", raising=False)
     monkeypatch.delenv("VAEROBUST_FASHION_MNIST_DIR", raising=False)
     torch.manual_seed(0)
+
+
+@contextmanager
+def locked_by_another_process(folder: Path) -> Iterator[int]:
+    """Hold ``folder``'s lock (:func:`vaerobust.files.folder_lock`) in a child process for the block;
+    yields its pid. The child is killed afterwards, and its lock goes with it."""
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import time; from vaerobust.files import folder_lock\n"
+        f"with folder_lock({str(folder)!r}):\n    print('locked', flush=True); time.sleep(60)")],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        yield holder.pid
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 def objective_for(name: str, **settings: object) -> ObjectiveConfig:

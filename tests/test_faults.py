@@ -24,6 +24,7 @@ import pytest
 import torch
 import yaml
 
+from conftest import locked_by_another_process
 from test_cli import run_main as _run_main
 from vaerobust import files, rundir
 from vaerobust.cli import main
@@ -371,19 +372,11 @@ def test_a_bug_keeps_its_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 def test_a_second_writer_is_refused_naming_the_holder(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from vaerobust.files import folder_lock\n"
-        f"with folder_lock({str(out)!r}):\n    print('locked', flush=True); time.sleep(60)")],
-        stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
-        with pytest.raises(RunDirError, match=rf"is being written by pid {holder.pid} ") as e:
+    with locked_by_another_process(out) as pid:
+        with pytest.raises(RunDirError, match=rf"is being written by pid {pid} ") as e:
             train_vae(TINY, out, device="cpu", progress=False)
         assert "\n" not in str(e.value)
         assert not (out / "config.yaml").exists()
-    finally:
-        holder.kill()
-        holder.wait()
     train_vae(TINY, out, device="cpu", progress=False)  # the holder died: its lock went with it
     assert rundir.is_complete(out)
 

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from conftest import locked_by_another_process
 from vaerobust import files
 from vaerobust.backends import LocalBackend, build_backend
 from vaerobust.config import StudyConfig, from_dict
@@ -105,22 +106,11 @@ def test_a_worker_that_ends_fast_still_runs_the_exit_handlers_of_its_jobs(tmp_pa
 
 
 def test_a_job_locked_by_another_process_is_refused_but_not_recorded_as_failed(tmp_path: Path) -> None:
-    import subprocess
-    import sys
-
     folder = tmp_path / "jobs" / "x"
     files.write_json(folder / job.JOB, {"id": "x", "kind": "model"})
-    holder = subprocess.Popen([sys.executable, "-c", (
-        "import time; from vaerobust.files import folder_lock\n"
-        f"with folder_lock({str(folder)!r}):\n    print('locked', flush=True); time.sleep(60)")],
-        stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+    with locked_by_another_process(folder) as pid:
         result = job.run_job(str(folder))
-    finally:
-        holder.kill()
-        holder.wait()
-    assert result["state"] == "failed" and f"being written by pid {holder.pid}" in result["error"]
+    assert result["state"] == "failed" and f"being written by pid {pid}" in result["error"]
     assert "not recorded as failed" in result["error"]
     assert not (folder / job.ERROR).exists()  # so a later run does not skip it as failed
     assert study.would_run(tmp_path, study.Job(id="x", kind="model", folder="jobs/x", spec={}, settings={}))

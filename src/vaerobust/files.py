@@ -214,9 +214,8 @@ def folder_lock(folder: Path | str) -> Iterator[Path]:
 
     Re-entrant within one process (a reproduction that locks a model folder the training
     step locks again). A folder locked by another live process is a one-line :class:`FolderBusy`
-(a RunDirError). If
-    the block fails before anything but the lock is in a folder this call created, the folder
-    is removed again: a failed command leaves no empty run folder behind.
+    (a RunDirError). If the block fails before anything but the lock is in a folder this call
+    created, the folder is removed again: a failed command leaves no empty run folder behind.
     """
     folder = Path(folder)
     created = [p for p in (folder, *folder.parents) if not p.exists()]  # made here; removed if left empty

@@ -51,6 +51,11 @@ def backend_options(backend: str, options: dict[str, Any], types: dict[str, type
     return out
 
 
+def _failed(job: str, e: BaseException) -> dict[str, Any]:
+    """The result of a job whose function could not run or return (the job's own errors are its records')."""
+    return {"job": job, "state": "failed", "error": f"{type(e).__name__}: {e}"}
+
+
 def _exit_now() -> None:
     """A worker's last exit handler: flush its output and end the process without the interpreter's
     teardown of every module (torch's included): a pool's shutdown 0.62 s -> 0.06 s on idle 2 cores,
@@ -133,7 +138,7 @@ class LocalBackend:
                             del pending[g]
                             pending[pool.submit(fn, other)] = other
                     except Exception as e:  # the function could not run at all (e.g. it cannot be pickled)
-                        result = {"job": job, "state": "failed", "error": f"{type(e).__name__}: {e}"}
+                        result = _failed(job, e)
                     on_result(result)
                     if queue:
                         nxt = queue.pop(0)
@@ -160,7 +165,7 @@ class LocalBackend:
                 try:
                     result = fn(job)
                 except Exception as e:  # noqa: BLE001 - as a worker's: the function itself failed, the study goes on
-                    result = {"job": job, "state": "failed", "error": f"{type(e).__name__}: {e}"}
+                    result = _failed(job, e)
                 on_result(result)
                 if result.get("state") == "interrupted":  # the job caught Ctrl-C and saved what it could
                     raise KeyboardInterrupt
